@@ -1,0 +1,128 @@
+//! Log records: one per issuance, denial, enrollment or user change.
+//!
+//! Records never carry a TOTP code, a private key or an enrollment token: only names,
+//! fingerprints, hashes and the decision.
+
+use serde::{Deserialize, Serialize};
+
+/// One log record: when it happened and what happened.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Record {
+    /// Unix seconds (server clock).
+    pub time: u64,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// What a record is about.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// A certificate was issued.
+    Issued(Issuance),
+    /// A request was refused.
+    Denied(Denial),
+    /// A device finished enrollment.
+    Enrolled(Enrollment),
+    /// An operator changed a user.
+    User(UserChange),
+}
+
+/// An issued certificate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Issuance {
+    /// User name.
+    pub user: String,
+    /// Device key fingerprint that signed the request.
+    pub device: String,
+    /// Role used.
+    pub role: String,
+    /// Certificate principals.
+    pub principals: Vec<String>,
+    /// Certificate serial.
+    pub serial: u64,
+    /// Certificate key ID.
+    pub key_id: String,
+    /// Fingerprint of the certified (ephemeral) public key.
+    pub client_key_fingerprint: String,
+    /// Unix seconds.
+    pub valid_after: u64,
+    /// Unix seconds.
+    pub valid_before: u64,
+    /// Extensions granted.
+    pub extensions: Vec<String>,
+    /// Critical options granted, as `name=value`.
+    pub critical_options: Vec<String>,
+    /// Peer address of the request.
+    pub source_ip: String,
+    /// Hash of the policy in force.
+    pub policy_hash: String,
+    /// Fingerprint of the CA key that signed.
+    pub ca_fingerprint: String,
+    /// SHA-256 (hex) of the certificate as sent to the client (OpenSSH binary encoding).
+    pub certificate_sha256: String,
+}
+
+/// A refused request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Denial {
+    /// User, when the device was recognised.
+    pub user: Option<String>,
+    /// Device key fingerprint, when known.
+    pub device: Option<String>,
+    /// Role asked for, when known.
+    pub role: Option<String>,
+    /// The stable error code.
+    pub code: String,
+    /// Why, in words.
+    pub reason: String,
+    /// Peer address of the request.
+    pub source_ip: String,
+    /// Hash of the policy in force.
+    pub policy_hash: String,
+}
+
+/// A device finished enrollment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Enrollment {
+    /// User name.
+    pub user: String,
+    /// Device key fingerprint.
+    pub device: String,
+    /// Device label given by the client.
+    pub device_name: String,
+    /// Peer address of the request.
+    pub source_ip: String,
+}
+
+/// An operator changed a user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UserChange {
+    /// User name.
+    pub user: String,
+    /// `added`, `disabled`, `enabled` or `token_created`.
+    pub action: String,
+    /// Groups after the change.
+    pub groups: Vec<String>,
+}
+
+impl Record {
+    /// The canonical JSON of this record: the exact bytes that are hashed and stored.
+    pub fn canonical_json(&self) -> String {
+        // Struct fields serialize in declaration order and no map types are used, so the
+        // output is deterministic.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The user this record concerns, if any.
+    pub fn user(&self) -> Option<&str> {
+        match &self.event {
+            Event::Issued(i) => Some(&i.user),
+            Event::Denied(d) => d.user.as_deref(),
+            Event::Enrolled(e) => Some(&e.user),
+            Event::User(u) => Some(&u.user),
+        }
+    }
+}
