@@ -1,0 +1,117 @@
+//! Storage for jitd behind one trait, so callers never see which database holds the data.
+//!
+//! # Layout
+//! - [`model`]: the rows callers read and write (users, devices, certificates).
+//! - [`Store`]: the operations jitd needs, each atomic on its own.
+//! - [`sqlite`]: the embedded default (WAL, `synchronous=FULL`), with its migrations.
+//!
+//! Every operation that must hold across several jitd processes (single-use TOTP steps,
+//! single-use enrollment tokens and nonces, unique serials, one linear log) is a single
+//! conditional write or one transaction, never a read followed by a separate write.
+#![forbid(unsafe_code)]
+
+pub mod model;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use jit_log::{Entry, Record};
+
+pub use model::{CertificateRow, Device, NewDevice, User};
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The database could not be reached or answered with an error.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("database migration {version} failed: {source}")]
+    Migration {
+        /// Migration version.
+        version: i64,
+        /// Cause.
+        source: sqlx::Error,
+    },
+    /// The thing to create exists already.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// The thing to change does not exist.
+    #[error("{0} does not exist")]
+    NotFound(String),
+    /// The serial was issued before (retry with another).
+    #[error("serial already issued")]
+    SerialTaken,
+    /// A stored value cannot be decoded.
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+}
+
+/// Result alias of the store.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Everything jitd stores. Implementations: [`sqlite::SqliteStore`] (PostgreSQL later).
+///
+/// Times are Unix seconds passed in by the caller (the store never reads a clock).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip, for health checks.
+    async fn ping(&self) -> Result<()>;
+
+    /// Create a user. [`Error::AlreadyExists`] if the name is taken.
+    async fn add_user(&self, name: &str, groups: &[String], now: u64) -> Result<()>;
+    /// Look a user up.
+    async fn user(&self, name: &str) -> Result<Option<User>>;
+    /// All users, by name.
+    async fn users(&self) -> Result<Vec<User>>;
+    /// Enable or disable a user. [`Error::NotFound`] if absent.
+    async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<()>;
+
+    /// Remember an enrollment token by the hash of its secret.
+    async fn add_enrollment_token(&self, token_hash: &str, user: &str, now: u64, expires_at: u64) -> Result<()>;
+    /// Mark a token used, atomically, if it exists, is unused and unexpired; returns its user.
+    async fn redeem_enrollment_token(&self, token_hash: &str, now: u64) -> Result<Option<String>>;
+
+    /// Register a device (not yet confirmed). [`Error::AlreadyExists`] for a known key.
+    async fn add_device(&self, device: &NewDevice) -> Result<()>;
+    /// Look a device up by key fingerprint.
+    async fn device(&self, fingerprint: &str) -> Result<Option<Device>>;
+    /// Mark a device confirmed (its owner proved the TOTP secret).
+    async fn confirm_device(&self, fingerprint: &str, now: u64) -> Result<()>;
+
+    /// Accept TOTP time step `step` for `user` if it is later than every step accepted
+    /// before: one atomic conditional write. `true` when accepted.
+    async fn consume_totp_step(&self, user: &str, step: u64) -> Result<bool>;
+    /// Record a failed TOTP code.
+    async fn record_totp_failure(&self, user: &str, at: u64) -> Result<()>;
+    /// Times of the user's failed codes after `since`; older ones are forgotten.
+    async fn totp_failures_since(&self, user: &str, since: u64) -> Result<Vec<u64>>;
+
+    /// Remember a request nonce until `expires_at`; `false` if it was seen before.
+    async fn remember_nonce(&self, nonce: &str, expires_at: u64, now: u64) -> Result<bool>;
+
+    /// Append a record to the log, durably; returns its sequence number.
+    async fn append_log(&self, record: &Record) -> Result<u64>;
+    /// Append an issuance record and the certificate's row in one transaction.
+    /// [`Error::SerialTaken`] (and nothing written) if the serial was issued before.
+    async fn record_issuance(&self, record: &Record, certificate: &CertificateRow) -> Result<u64>;
+    /// Log entries with `seq >= from`, in order, at most `limit`.
+    async fn log_entries(&self, from: u64, limit: u64) -> Result<Vec<Entry>>;
+    /// Number of log entries.
+    async fn log_len(&self) -> Result<u64>;
+    /// Certificates of a user that are still valid at `now`.
+    async fn unexpired_certificates(&self, user: &str, now: u64) -> Result<Vec<CertificateRow>>;
+}
+
+/// Open the store a `database` setting names: `sqlite://PATH` (relative paths are under
+/// `data_dir`) or a bare path. PostgreSQL URLs are refused until that backend exists.
+pub async fn open(database: &str, data_dir: &std::path::Path) -> Result<std::sync::Arc<dyn Store>> {
+    let path = database.strip_prefix("sqlite://").unwrap_or(database);
+    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        return Err(Error::Corrupt(
+            "PostgreSQL is not supported by this build yet; use database = \"sqlite://jit.db\"".into(),
+        ));
+    }
+    let path = data_dir.join(path);
+    Ok(std::sync::Arc::new(sqlite::SqliteStore::open(&path).await?))
+}

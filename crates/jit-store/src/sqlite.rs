@@ -1,0 +1,374 @@
+//! The embedded SQLite store: one file under the data directory, WAL mode,
+//! `synchronous=FULL` so an acknowledged log record survives a power cut.
+
+use std::path::Path;
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jit_log::{Entry, Record};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Row as _;
+
+use crate::model::{CertificateRow, Device, NewDevice, User};
+use crate::{Error, Result, Store};
+
+/// Schema migrations, applied in order, each once.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn to_i64(value: u64) -> i64 {
+    value as i64
+}
+
+fn to_u64(value: i64) -> u64 {
+    value as u64
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database file and bring its schema up to date.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        for (version, sql) in MIGRATIONS {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let applied: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
+                    .bind(version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if applied.is_some() {
+                continue;
+            }
+            sqlx::raw_sql(*sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(|source| Error::Migration { version: *version, source })?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, strftime('%s','now'))")
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn append_in(
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        record: &Record,
+    ) -> Result<u64> {
+        // The UPDATE takes the write lock first, so two appenders can never read the same head.
+        let row = sqlx::query("UPDATE log_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+            .fetch_one(&mut **tx)
+            .await?;
+        let seq = to_u64(row.try_get::<i64, _>("seq")?);
+        let previous_hex: String = row.try_get("hash")?;
+        let previous: jit_log::Hash = hex_to_hash(&previous_hex)?;
+        let (entry, _) = jit_log::seal(&previous, seq, record);
+        sqlx::query("INSERT INTO log_entries (seq, time, body, hash) VALUES (?, ?, ?, ?)")
+            .bind(to_i64(seq))
+            .bind(to_i64(record.time))
+            .bind(&entry.body)
+            .bind(&entry.hash)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("UPDATE log_head SET hash = ? WHERE id = 1")
+            .bind(&entry.hash)
+            .execute(&mut **tx)
+            .await?;
+        Ok(seq)
+    }
+}
+
+fn hex_to_hash(text: &str) -> Result<jit_log::Hash> {
+    let bytes = hex::decode(text).map_err(|_| Error::Corrupt("log head hash".into()))?;
+    bytes
+        .try_into()
+        .map_err(|_| Error::Corrupt("log head hash".into()))
+}
+
+fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User> {
+    let groups_json: String = row.try_get("groups_json")?;
+    Ok(User {
+        name: row.try_get("name")?,
+        groups: serde_json::from_str(&groups_json).map_err(|e| Error::Corrupt(e.to_string()))?,
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
+        created_at: to_u64(row.try_get("created_at")?),
+    })
+}
+
+fn certificate_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CertificateRow> {
+    Ok(CertificateRow {
+        serial: to_u64(row.try_get("serial")?),
+        user: row.try_get("user_name")?,
+        role: row.try_get("role")?,
+        key_id: row.try_get("key_id")?,
+        valid_after: to_u64(row.try_get("valid_after")?),
+        valid_before: to_u64(row.try_get("valid_before")?),
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn add_user(&self, name: &str, groups: &[String], now: u64) -> Result<()> {
+        let groups_json = serde_json::to_string(groups).map_err(|e| Error::Corrupt(e.to_string()))?;
+        sqlx::query("INSERT INTO users (name, groups_json, created_at) VALUES (?, ?, ?)")
+            .bind(name)
+            .bind(groups_json)
+            .bind(to_i64(now))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match is_unique_violation(&e) {
+                true => Error::AlreadyExists(format!("user {name}")),
+                false => Error::Database(e),
+            })?;
+        Ok(())
+    }
+
+    async fn user(&self, name: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT * FROM users WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query("SELECT * FROM users ORDER BY name").fetch_all(&self.pool).await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<()> {
+        let done = sqlx::query("UPDATE users SET disabled = ? WHERE name = ?")
+            .bind(i64::from(disabled))
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        match done.rows_affected() {
+            0 => Err(Error::NotFound(format!("user {name}"))),
+            _ => Ok(()),
+        }
+    }
+
+    async fn add_enrollment_token(&self, token_hash: &str, user: &str, now: u64, expires_at: u64) -> Result<()> {
+        sqlx::query("INSERT INTO enrollment_tokens (token_hash, user_name, created_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(token_hash)
+            .bind(user)
+            .bind(to_i64(now))
+            .bind(to_i64(expires_at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn redeem_enrollment_token(&self, token_hash: &str, now: u64) -> Result<Option<String>> {
+        let user = sqlx::query_scalar(
+            "UPDATE enrollment_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING user_name",
+        )
+        .bind(to_i64(now))
+        .bind(token_hash)
+        .bind(to_i64(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(user)
+    }
+
+    async fn add_device(&self, device: &NewDevice) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO devices (fingerprint, user_name, public_key, name, totp_secret, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&device.fingerprint)
+        .bind(&device.user)
+        .bind(&device.public_key)
+        .bind(&device.name)
+        .bind(&device.totp_secret)
+        .bind(to_i64(device.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match is_unique_violation(&e) {
+            true => Error::AlreadyExists("device key".into()),
+            false => Error::Database(e),
+        })?;
+        Ok(())
+    }
+
+    async fn device(&self, fingerprint: &str) -> Result<Option<Device>> {
+        let row = sqlx::query("SELECT * FROM devices WHERE fingerprint = ?")
+            .bind(fingerprint)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(Device {
+                fingerprint: row.try_get("fingerprint")?,
+                user: row.try_get("user_name")?,
+                public_key: row.try_get("public_key")?,
+                name: row.try_get("name")?,
+                totp_secret: row.try_get("totp_secret")?,
+                created_at: to_u64(row.try_get("created_at")?),
+                confirmed_at: row.try_get::<Option<i64>, _>("confirmed_at")?.map(to_u64),
+            })
+        })
+        .transpose()
+    }
+
+    async fn confirm_device(&self, fingerprint: &str, now: u64) -> Result<()> {
+        let done = sqlx::query("UPDATE devices SET confirmed_at = ? WHERE fingerprint = ? AND confirmed_at IS NULL")
+            .bind(to_i64(now))
+            .bind(fingerprint)
+            .execute(&self.pool)
+            .await?;
+        match done.rows_affected() {
+            0 => Err(Error::NotFound("unconfirmed device".into())),
+            _ => Ok(()),
+        }
+    }
+
+    async fn consume_totp_step(&self, user: &str, step: u64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = ? WHERE name = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
+        )
+        .bind(to_i64(step))
+        .bind(user)
+        .bind(to_i64(step))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_totp_failure(&self, user: &str, at: u64) -> Result<()> {
+        sqlx::query("INSERT INTO totp_failures (user_name, at) VALUES (?, ?)")
+            .bind(user)
+            .bind(to_i64(at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn totp_failures_since(&self, user: &str, since: u64) -> Result<Vec<u64>> {
+        sqlx::query("DELETE FROM totp_failures WHERE user_name = ? AND at <= ?")
+            .bind(user)
+            .bind(to_i64(since))
+            .execute(&self.pool)
+            .await?;
+        let times: Vec<i64> = sqlx::query_scalar("SELECT at FROM totp_failures WHERE user_name = ? AND at > ?")
+            .bind(user)
+            .bind(to_i64(since))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(times.into_iter().map(to_u64).collect())
+    }
+
+    async fn remember_nonce(&self, nonce: &str, expires_at: u64, now: u64) -> Result<bool> {
+        sqlx::query("DELETE FROM request_nonces WHERE expires_at < ?")
+            .bind(to_i64(now))
+            .execute(&self.pool)
+            .await?;
+        let done = sqlx::query("INSERT INTO request_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            .bind(nonce)
+            .bind(to_i64(expires_at))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn append_log(&self, record: &Record) -> Result<u64> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let seq = Self::append_in(&mut tx, record).await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    async fn record_issuance(&self, record: &Record, certificate: &CertificateRow) -> Result<u64> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let seq = Self::append_in(&mut tx, record).await?;
+        sqlx::query(
+            "INSERT INTO certificates (serial, user_name, role, key_id, valid_after, valid_before, log_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(to_i64(certificate.serial))
+        .bind(&certificate.user)
+        .bind(&certificate.role)
+        .bind(&certificate.key_id)
+        .bind(to_i64(certificate.valid_after))
+        .bind(to_i64(certificate.valid_before))
+        .bind(to_i64(seq))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match is_unique_violation(&e) {
+            true => Error::SerialTaken,
+            false => Error::Database(e),
+        })?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    async fn log_entries(&self, from: u64, limit: u64) -> Result<Vec<Entry>> {
+        let rows = sqlx::query("SELECT seq, body, hash FROM log_entries WHERE seq >= ? ORDER BY seq LIMIT ?")
+            .bind(to_i64(from))
+            .bind(to_i64(limit.min(i64::MAX as u64)))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Entry {
+                    seq: to_u64(row.try_get("seq")?),
+                    body: row.try_get("body")?,
+                    hash: row.try_get("hash")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn log_len(&self) -> Result<u64> {
+        let seq: i64 = sqlx::query_scalar("SELECT seq FROM log_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(to_u64(seq))
+    }
+
+    async fn unexpired_certificates(&self, user: &str, now: u64) -> Result<Vec<CertificateRow>> {
+        let rows = sqlx::query("SELECT * FROM certificates WHERE user_name = ? AND valid_before > ?")
+            .bind(user)
+            .bind(to_i64(now))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut certificates: Vec<CertificateRow> =
+            rows.iter().map(certificate_from_row).collect::<Result<_>>()?;
+        // serials are stored bit-cast to i64, so order them as u64 here
+        certificates.sort_by_key(|c| c.serial);
+        Ok(certificates)
+    }
+}

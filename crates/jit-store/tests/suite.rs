@@ -1,0 +1,203 @@
+//! The store test suite: every backend must pass the same tests (SQLite here; each backend
+//! gets one `#[tokio::test]` per case through the `store_suite!` macro).
+
+use std::sync::Arc;
+
+use jit_log::{Event, Issuance, Record, UserChange};
+use jit_store::{CertificateRow, NewDevice, Store};
+
+fn user_record(time: u64, user: &str) -> Record {
+    Record {
+        time,
+        event: Event::User(UserChange {
+            user: user.into(),
+            action: "added".into(),
+            groups: vec!["sre".into()],
+        }),
+    }
+}
+
+fn issuance(time: u64, serial: u64) -> (Record, CertificateRow) {
+    let record = Record {
+        time,
+        event: Event::Issued(Issuance {
+            user: "alice".into(),
+            device: "SHA256:dev".into(),
+            role: "web".into(),
+            principals: vec!["deploy".into()],
+            serial,
+            key_id: format!("alice@web#{serial}"),
+            client_key_fingerprint: "SHA256:client".into(),
+            valid_after: time - 30,
+            valid_before: time + 600,
+            extensions: vec![],
+            critical_options: vec![],
+            source_ip: "127.0.0.1".into(),
+            policy_hash: "sha256:00".into(),
+            ca_fingerprint: "SHA256:ca".into(),
+            certificate_sha256: "00".repeat(32),
+        }),
+    };
+    let row = CertificateRow {
+        serial,
+        user: "alice".into(),
+        role: "web".into(),
+        key_id: format!("alice@web#{serial}"),
+        valid_after: time - 30,
+        valid_before: time + 600,
+    };
+    (record, row)
+}
+
+async fn users_are_unique_and_can_be_disabled(store: Arc<dyn Store>) {
+    store.add_user("alice", &["sre".into()], 10).await.unwrap();
+    assert!(store.add_user("alice", &[], 11).await.is_err());
+    assert!(!store.user("alice").await.unwrap().unwrap().disabled);
+    store.set_user_disabled("alice", true).await.unwrap();
+    assert!(store.user("alice").await.unwrap().unwrap().disabled);
+    assert!(store.set_user_disabled("bob", true).await.is_err());
+    assert_eq!(store.users().await.unwrap().len(), 1);
+    assert!(store.user("nobody").await.unwrap().is_none());
+}
+
+async fn tokens_are_single_use_and_expire(store: Arc<dyn Store>) {
+    store.add_user("alice", &["sre".into()], 10).await.unwrap();
+    store.add_enrollment_token("h1", "alice", 10, 100).await.unwrap();
+    store.add_enrollment_token("h2", "alice", 10, 100).await.unwrap();
+    assert_eq!(store.redeem_enrollment_token("h1", 50).await.unwrap().as_deref(), Some("alice"));
+    assert_eq!(store.redeem_enrollment_token("h1", 51).await.unwrap(), None, "used twice");
+    assert_eq!(store.redeem_enrollment_token("h2", 100).await.unwrap(), None, "expired");
+    assert_eq!(store.redeem_enrollment_token("nope", 50).await.unwrap(), None);
+}
+
+async fn totp_steps_are_accepted_once_and_in_order(store: Arc<dyn Store>) {
+    store.add_user("alice", &[], 10).await.unwrap();
+    assert!(store.consume_totp_step("alice", 100).await.unwrap());
+    assert!(!store.consume_totp_step("alice", 100).await.unwrap(), "same step twice");
+    assert!(!store.consume_totp_step("alice", 99).await.unwrap(), "older step after newer");
+    assert!(store.consume_totp_step("alice", 101).await.unwrap());
+    assert!(!store.consume_totp_step("ghost", 5).await.unwrap(), "unknown user");
+}
+
+async fn concurrent_consumers_of_one_step_get_one_success(store: Arc<dyn Store>) {
+    store.add_user("alice", &[], 10).await.unwrap();
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.consume_totp_step("alice", 500).await.unwrap() })
+        })
+        .collect();
+    let mut accepted = 0;
+    for task in tasks {
+        accepted += usize::from(task.await.unwrap());
+    }
+    assert_eq!(accepted, 1);
+}
+
+async fn failures_are_counted_in_a_window(store: Arc<dyn Store>) {
+    for at in [10, 20, 30] {
+        store.record_totp_failure("alice", at).await.unwrap();
+    }
+    assert_eq!(store.totp_failures_since("alice", 15).await.unwrap().len(), 2);
+    assert_eq!(store.totp_failures_since("bob", 0).await.unwrap().len(), 0);
+}
+
+async fn nonces_are_single_use(store: Arc<dyn Store>) {
+    assert!(store.remember_nonce("n1", 100, 10).await.unwrap());
+    assert!(!store.remember_nonce("n1", 100, 20).await.unwrap());
+    assert!(store.remember_nonce("n2", 100, 20).await.unwrap());
+}
+
+async fn devices_register_and_confirm(store: Arc<dyn Store>) {
+    store.add_user("alice", &[], 10).await.unwrap();
+    let device = NewDevice {
+        fingerprint: "SHA256:abc".into(),
+        user: "alice".into(),
+        public_key: "ssh-ed25519 AAAA".into(),
+        name: "laptop".into(),
+        totp_secret: "JBSWY3DPEHPK3PXP".into(),
+        created_at: 10,
+    };
+    store.add_device(&device).await.unwrap();
+    assert!(store.add_device(&device).await.is_err());
+    assert_eq!(store.device("SHA256:abc").await.unwrap().unwrap().confirmed_at, None);
+    store.confirm_device("SHA256:abc", 20).await.unwrap();
+    assert_eq!(store.device("SHA256:abc").await.unwrap().unwrap().confirmed_at, Some(20));
+    assert!(store.confirm_device("SHA256:abc", 21).await.is_err(), "confirmed once");
+    assert!(format!("{:?}", store.device("SHA256:abc").await.unwrap()).find("JBSW").is_none());
+}
+
+async fn the_log_is_one_verifiable_chain_under_concurrency(store: Arc<dyn Store>) {
+    let tasks: Vec<_> = (0..40u64)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                if i % 2 == 0 {
+                    store.append_log(&user_record(1000 + i, "x")).await.unwrap()
+                } else {
+                    let (record, row) = issuance(1000 + i, i + 1);
+                    store.record_issuance(&record, &row).await.unwrap()
+                }
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for task in tasks {
+        seqs.push(task.await.unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
+    assert_eq!(store.log_len().await.unwrap(), 40);
+    let entries = store.log_entries(1, 1000).await.unwrap();
+    let verified = jit_log::verify_chain(entries).unwrap();
+    assert_eq!(verified.entries, 40);
+    assert_eq!(store.log_entries(39, 10).await.unwrap().len(), 2);
+}
+
+async fn a_taken_serial_writes_nothing(store: Arc<dyn Store>) {
+    let (record, row) = issuance(1000, 7);
+    store.record_issuance(&record, &row).await.unwrap();
+    let again = store.record_issuance(&record, &row).await;
+    assert!(matches!(again, Err(jit_store::Error::SerialTaken)));
+    assert_eq!(store.log_len().await.unwrap(), 1, "the failed issuance left no record");
+    let (record, row) = issuance(1000, u64::MAX - 1);
+    store.record_issuance(&record, &row).await.unwrap();
+    let live = store.unexpired_certificates("alice", 1100).await.unwrap();
+    assert_eq!(live.iter().map(|c| c.serial).collect::<Vec<_>>(), vec![7, u64::MAX - 1]);
+    assert!(store.unexpired_certificates("alice", 1600).await.unwrap().is_empty());
+    jit_log::verify_chain(store.log_entries(1, 10).await.unwrap()).unwrap();
+}
+
+macro_rules! store_suite {
+    ($backend:ident, $open:expr) => {
+        mod $backend {
+            use super::*;
+            macro_rules! case {
+                ($name:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $name() {
+                        let (_guard, store) = $open.await;
+                        super::$name(store).await;
+                    }
+                };
+            }
+            case!(users_are_unique_and_can_be_disabled);
+            case!(tokens_are_single_use_and_expire);
+            case!(totp_steps_are_accepted_once_and_in_order);
+            case!(concurrent_consumers_of_one_step_get_one_success);
+            case!(failures_are_counted_in_a_window);
+            case!(nonces_are_single_use);
+            case!(devices_register_and_confirm);
+            case!(the_log_is_one_verifiable_chain_under_concurrency);
+            case!(a_taken_serial_writes_nothing);
+        }
+    };
+}
+
+async fn open_sqlite() -> (tempfile::TempDir, Arc<dyn Store>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = jit_store::open("sqlite://jit.db", dir.path()).await.unwrap();
+    (dir, store)
+}
+
+store_suite!(sqlite, open_sqlite());
