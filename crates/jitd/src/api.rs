@@ -1,0 +1,134 @@
+//! The HTTP API: `app(state) -> Router`, testable without a network.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jit_ca::signer::CaSigner;
+use jit_proto::api::{CaKeys, Health, RoleInfo, Whoami, WhoamiRequest};
+use jit_proto::ErrorCode;
+
+use crate::auth::{authenticate, Confirmation};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// The peer's IP address ("unknown" when served without a socket, as in unit tests).
+pub struct PeerIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        Ok(PeerIp(ip))
+    }
+}
+
+/// The API router.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/healthz", get(healthz))
+        .route("/v1/ca", get(ca_keys))
+        .route("/v1/ca/user_ca.pub", get(user_ca_text))
+        .route("/v1/ca/host_ca.pub", get(host_ca_text))
+        .route("/v1/enroll", post(crate::enroll::enroll))
+        .route("/v1/enroll/confirm", post(crate::enroll::confirm))
+        .route("/v1/whoami", post(whoami))
+        .route("/v1/certificates", post(crate::issue::issue))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(middleware::from_fn(log_requests))
+        .with_state(state)
+}
+
+async fn log_requests(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        %method,
+        path,
+        status = response.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+async fn not_found() -> AppError {
+    AppError::new(ErrorCode::NotFound, "no such endpoint").hint("the API lives under /v1; see docs/api.md")
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Result<Json<Health>, AppError> {
+    state.store.ping().await?;
+    Ok(Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }))
+}
+
+fn public_line(signer: &dyn CaSigner) -> Result<String, AppError> {
+    signer
+        .public_key()
+        .to_openssh()
+        .map_err(|e| AppError::internal("encode CA public key", e))
+}
+
+async fn ca_keys(State(state): State<Arc<AppState>>) -> Result<Json<CaKeys>, AppError> {
+    Ok(Json(CaKeys {
+        user_ca: vec![public_line(state.user_ca.as_ref())?],
+        host_ca: vec![public_line(state.host_ca.as_ref())?],
+    }))
+}
+
+async fn user_ca_text(State(state): State<Arc<AppState>>) -> Result<String, AppError> {
+    Ok(public_line(state.user_ca.as_ref())? + "\n")
+}
+
+async fn host_ca_text(State(state): State<Arc<AppState>>) -> Result<String, AppError> {
+    Ok(public_line(state.host_ca.as_ref())? + "\n")
+}
+
+/// The roles a user may use, as the CLI shows them.
+pub fn whoami_for(state: &AppState, user: &jit_store::User) -> Whoami {
+    let identity = jit_policy::Identity {
+        user: &user.name,
+        groups: &user.groups,
+    };
+    Whoami {
+        user: user.name.clone(),
+        groups: user.groups.clone(),
+        roles: state
+            .policy
+            .roles_for(&identity)
+            .into_iter()
+            .map(|role| RoleInfo {
+                name: role.name.clone(),
+                principals: role.principals.clone(),
+                hosts: role.hosts.clone(),
+                default_ttl_seconds: role.default_ttl.as_secs(),
+                max_ttl_seconds: role.max_ttl.as_secs(),
+            })
+            .collect(),
+    }
+}
+
+async fn whoami(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    match authenticate::<WhoamiRequest>(&state, "/v1/whoami", &headers, &body, Confirmation::Required).await {
+        Ok(auth) => Json(whoami_for(&state, &auth.user)).into_response(),
+        Err(error) => error.into_response(),
+    }
+}

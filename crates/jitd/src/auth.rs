@@ -1,0 +1,114 @@
+//! Device-signed requests: signature, freshness, single use, and the caller's standing.
+
+use axum::http::HeaderMap;
+use jit_proto::api::{CertificateRequest, EnrollConfirmRequest, Freshness, WhoamiRequest};
+use jit_proto::signing::{HEADER_DEVICE, HEADER_SIGNATURE};
+use jit_proto::ErrorCode;
+use jit_store::{Device, User};
+use serde::de::DeserializeOwned;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Request bodies that carry a timestamp and nonce.
+pub trait Fresh {
+    /// The freshness fields.
+    fn freshness(&self) -> &Freshness;
+}
+
+macro_rules! fresh {
+    ($($t:ty),*) => {$(
+        impl Fresh for $t {
+            fn freshness(&self) -> &Freshness {
+                &self.freshness
+            }
+        }
+    )*};
+}
+fresh!(CertificateRequest, EnrollConfirmRequest, WhoamiRequest);
+
+/// A request whose device signature, freshness and caller all checked out.
+pub struct Authenticated<T> {
+    /// The device that signed.
+    pub device: Device,
+    /// Its owner.
+    pub user: User,
+    /// The parsed body.
+    pub body: T,
+}
+
+/// Whether the device must have finished enrollment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Only confirmed devices (everything but enrollment confirmation).
+    Required,
+    /// Unconfirmed devices too (enrollment confirmation).
+    NotRequired,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Check a device-signed request: known device, valid signature over method, path and
+/// body, timestamp within the window, nonce never seen, user enabled, device confirmed.
+pub async fn authenticate<T: DeserializeOwned + Fresh>(
+    state: &AppState,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    confirmation: Confirmation,
+) -> Result<Authenticated<T>, AppError> {
+    let unsigned = || {
+        AppError::new(ErrorCode::BadSignature, "the request is not signed by a device key")
+            .hint("use the `jit` CLI, which signs requests with your enrolled device key")
+    };
+    let fingerprint = header(headers, HEADER_DEVICE).ok_or_else(unsigned)?;
+    let signature = header(headers, HEADER_SIGNATURE).ok_or_else(unsigned)?;
+    let device = state.store.device(fingerprint).await?.ok_or_else(|| {
+        AppError::new(ErrorCode::UnknownDevice, "no enrolled device has this key")
+            .hint("enroll this device with `jit enroll TOKEN` (ask your operator for a token)")
+    })?;
+    let public_key = jit_ca::device::parse_public_key(&device.public_key)
+        .map_err(|e| AppError::internal("stored device key does not parse", e))?;
+    jit_ca::device::verify_request_signature(&public_key, signature, "POST", path, body).map_err(|_| {
+        AppError::new(ErrorCode::BadSignature, "the request signature does not verify")
+    })?;
+    let parsed: T = serde_json::from_slice(body)
+        .map_err(|e| AppError::new(ErrorCode::BadRequest, format!("the request body is not valid: {e}")))?;
+
+    let now = state.clock.now();
+    let freshness = parsed.freshness();
+    let max_age = state.settings.request_max_age;
+    if freshness.timestamp.abs_diff(now) > max_age {
+        return Err(AppError::new(
+            ErrorCode::StaleRequest,
+            format!("the request was made {}s away from the server's time (at most {max_age}s allowed)", freshness.timestamp.abs_diff(now)),
+        )
+        .hint("check this computer's clock (NTP), then try again"));
+    }
+    let nonce = &freshness.nonce;
+    if nonce.len() < 16 || nonce.len() > 128 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(AppError::new(ErrorCode::BadRequest, "the request nonce must be 16 to 128 hex characters"));
+    }
+    let remember_until = freshness.timestamp.saturating_add(max_age).saturating_add(1);
+    if !state.store.remember_nonce(nonce, remember_until, now).await? {
+        return Err(AppError::new(ErrorCode::ReplayedRequest, "this exact request was received before (replay)")
+            .hint("each request is single use; run the command again"));
+    }
+
+    let user = state
+        .store
+        .user(&device.user)
+        .await?
+        .ok_or_else(|| AppError::internal("device without user", &device.user))?;
+    if user.disabled {
+        return Err(AppError::new(ErrorCode::UserDisabled, format!("user {} is disabled", user.name))
+            .hint("ask your jit operator"));
+    }
+    if confirmation == Confirmation::Required && device.confirmed_at.is_none() {
+        return Err(AppError::new(ErrorCode::DeviceNotConfirmed, "this device has not finished enrollment")
+            .hint("finish it with `jit enroll --confirm`"));
+    }
+    Ok(Authenticated { device, user, body: parsed })
+}

@@ -1,0 +1,161 @@
+//! Command-line interface of `jitd`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// jitd: the jit SSH certificate authority.
+///
+/// Start with `jitd init --data-dir DIR`, then `jitd serve`, then `jitd user add NAME
+/// --groups G` to hand an engineer an enrollment token.
+#[derive(Debug, Parser)]
+#[command(name = "jitd", version, about, long_about = None)]
+pub struct Cli {
+    /// Data directory (configuration, CA keys, TLS, database).
+    #[arg(long, global = true, env = "JITD_DATA_DIR", default_value = "/var/lib/jitd")]
+    pub data_dir: PathBuf,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a CA: user and host CA keys, TLS certificate, jitd.toml, policy.toml, database.
+    Init(InitArgs),
+    /// Serve the HTTPS API until SIGTERM.
+    Serve(ServeArgs),
+    /// Manage users and enrollment tokens.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Check the policy file.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Read and verify the issuance log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// Where the CA passphrase comes from (also `JITD_CA_PASSPHRASE`).
+#[derive(Debug, Args)]
+pub struct PassphraseArgs {
+    /// File whose first line is the CA key passphrase (or set JITD_CA_PASSPHRASE).
+    #[arg(long)]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// `jitd init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Address the API will listen on.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+    /// URL clients use to reach the API (default: https://LISTEN).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Passphrase source for encrypting the CA keys.
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+    /// Write the CA keys unencrypted (only when the disk itself is protected).
+    #[arg(long)]
+    pub insecure_no_passphrase: bool,
+}
+
+/// `jitd serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Override the configured listen address.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Passphrase source for decrypting the CA keys.
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+}
+
+/// `jitd user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user and print a one-time enrollment token.
+    Add {
+        /// User name (letters, digits, `.`, `_`, `-`).
+        name: String,
+        /// Comma-separated groups (policy roles allow groups).
+        #[arg(long, value_delimiter = ',', required = true)]
+        groups: Vec<String>,
+        /// How long the token stays valid (default from jitd.toml, 24h).
+        #[arg(long)]
+        token_ttl: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a new enrollment token for an existing user (e.g. a new laptop).
+    Token {
+        /// User name.
+        name: String,
+        /// How long the token stays valid.
+        #[arg(long)]
+        token_ttl: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List users.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a user: every later request of theirs is refused.
+    Disable {
+        /// User name.
+        name: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        /// User name.
+        name: String,
+    },
+}
+
+/// `jitd policy ...`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate the policy file; errors are reported with line numbers.
+    Check {
+        /// Policy file (default: the one jitd.toml names).
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+}
+
+/// `jitd audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print log entries as JSON lines ({"seq","hash","body"}; body is the record's canonical JSON).
+    Export {
+        /// Only records at or after this time (RFC 3339, Unix seconds, or an age like `2h`).
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Verify the hash chain; names the first broken record.
+    Verify {
+        /// Verify an export file instead of the database.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,84 @@
+//! The `jitd` subcommands. Each works on the data directory; admin commands work while
+//! the server runs (SQLite in WAL mode allows that).
+
+mod audit;
+mod init;
+mod policy;
+mod serve;
+mod user;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use zeroize::Zeroizing;
+
+use crate::cli::{Cli, Command, LogFormat, PassphraseArgs};
+use crate::config::Config;
+
+/// Set up tracing: human or JSON lines on stderr, `RUST_LOG` filters (default `info`).
+pub fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Run one command.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let data_dir = cli.data_dir.as_path();
+    match cli.command {
+        Command::Init(args) => init::run(data_dir, args).await,
+        Command::Serve(args) => serve::run(data_dir, args).await,
+        Command::User(command) => user::run(data_dir, command).await,
+        Command::Policy(command) => policy::run(data_dir, command).await,
+        Command::Audit(command) => audit::run(data_dir, command).await,
+    }
+}
+
+/// The CA passphrase from `--passphrase-file` or `JITD_CA_PASSPHRASE`, if any.
+pub fn passphrase(args: &PassphraseArgs) -> anyhow::Result<Option<jit_ca::custody::Passphrase>> {
+    if let Some(path) = &args.passphrase_file {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the passphrase file {}", path.display()))?,
+        );
+        let line = text.lines().next().unwrap_or_default();
+        anyhow::ensure!(!line.is_empty(), "the passphrase file {} is empty", path.display());
+        return Ok(Some(Zeroizing::new(line.to_string())));
+    }
+    match std::env::var("JITD_CA_PASSPHRASE") {
+        Ok(value) if !value.is_empty() => Ok(Some(Zeroizing::new(value))),
+        _ => Ok(None),
+    }
+}
+
+/// Load the configuration and open the store.
+pub async fn open(data_dir: &Path) -> anyhow::Result<(Config, Arc<dyn jit_store::Store>)> {
+    let config = Config::load(data_dir)?;
+    let store = jit_store::open(&config.database, data_dir)
+        .await
+        .with_context(|| format!("cannot open the database {}", config.database))?;
+    Ok((config, store))
+}
+
+/// The policy file's text and its hash (the hash of the bytes, even when they do not parse).
+pub fn policy_text(data_dir: &Path, config: &Config) -> anyhow::Result<(String, String)> {
+    let path = config.path(data_dir, &config.policy);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read the policy file {}", path.display()))?;
+    let hash = jit_policy::hash_text(&text);
+    Ok((text, hash))
+}
+
+/// Unix seconds now.
+pub fn now() -> u64 {
+    use crate::clock::Clock as _;
+    crate::clock::SystemClock.now()
+}

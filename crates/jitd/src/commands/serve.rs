@@ -1,0 +1,51 @@
+//! `jitd serve`: load keys, policy and store, then serve until SIGTERM.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::cli::ServeArgs;
+use crate::clock::{OsRandomness, SystemClock};
+use crate::state::{AppState, Settings};
+
+/// Serve the API.
+pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // One crypto provider for the whole process (FIELD-NOTES: two would panic).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (mut config, store) = super::open(data_dir).await?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    let passphrase = super::passphrase(&args.passphrase)?;
+    let user_ca = jit_ca::custody::load_key_file(&config.path(data_dir, &config.user_ca_key), passphrase.as_ref())?;
+    let host_ca = jit_ca::custody::load_key_file(&config.path(data_dir, &config.host_ca_key), passphrase.as_ref())?;
+    drop(passphrase);
+    let (text, _) = super::policy_text(data_dir, &config)?;
+    let policy = jit_policy::Policy::parse(&text).map_err(|errors| {
+        anyhow::anyhow!("the policy file has errors (fix them, then check with `jitd policy check`):\n{errors}")
+    })?;
+    let tls = crate::tls::server_config(
+        &config.path(data_dir, &config.tls_cert),
+        &config.path(data_dir, &config.tls_key),
+    )?;
+    let state = Arc::new(AppState {
+        store,
+        policy: Arc::new(policy),
+        user_ca: Arc::new(user_ca),
+        host_ca: Arc::new(host_ca),
+        clock: Arc::new(SystemClock),
+        randomness: Arc::new(OsRandomness),
+        settings: Settings {
+            request_max_age: config.request_max_age.as_secs(),
+            issuer: config.issuer.clone(),
+            ..Settings::default()
+        },
+    });
+    tracing::info!(policy = %state.policy.hash(), roles = state.policy.roles().count(), "policy loaded");
+    let listener = std::net::TcpListener::bind(config.listen)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    crate::server::run(listener, tls, state, crate::server::shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,184 @@
+//! `jitd.toml`: where everything lives and how the server behaves.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use serde::{Deserialize, Serialize};
+
+/// The configuration file's name inside the data directory.
+pub const CONFIG_FILE: &str = "jitd.toml";
+
+/// Server configuration. Relative paths are relative to the data directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// URL clients use (goes into enrollment tokens).
+    pub public_url: String,
+    /// `sqlite://FILE` (relative to the data directory).
+    pub database: String,
+    /// Policy file.
+    pub policy: PathBuf,
+    /// User CA private key file.
+    pub user_ca_key: PathBuf,
+    /// Host CA private key file.
+    pub host_ca_key: PathBuf,
+    /// TLS certificate (PEM).
+    pub tls_cert: PathBuf,
+    /// TLS private key (PEM).
+    pub tls_key: PathBuf,
+    /// How long an enrollment token stays usable.
+    #[serde(with = "humantime_serde_compat")]
+    pub enrollment_token_ttl: Duration,
+    /// How far a signed request's timestamp may be from the server clock.
+    #[serde(with = "humantime_serde_compat")]
+    pub request_max_age: Duration,
+    /// Name shown in authenticator apps.
+    pub issuer: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            public_url: "https://127.0.0.1:8443".into(),
+            database: "sqlite://jit.db".into(),
+            policy: "policy.toml".into(),
+            user_ca_key: "user_ca".into(),
+            host_ca_key: "host_ca".into(),
+            tls_cert: "tls/cert.pem".into(),
+            tls_key: "tls/key.pem".into(),
+            enrollment_token_ttl: Duration::from_secs(24 * 3600),
+            request_max_age: Duration::from_secs(60),
+            issuer: "jit".into(),
+        }
+    }
+}
+
+/// Serde helpers for durations written like `24h` or `90s`.
+mod humantime_serde_compat {
+    use serde::{Deserialize as _, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Config {
+    /// Parse and validate configuration text.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let config: Config = toml::from_str(text).context("jitd.toml is not valid")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Load `jitd.toml` from the data directory.
+    pub fn load(data_dir: &Path) -> anyhow::Result<Self> {
+        let path = data_dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "cannot read {}; is {} a jitd data directory? (create one with `jitd init --data-dir {}`)",
+                path.display(),
+                data_dir.display(),
+                data_dir.display()
+            )
+        })?;
+        Self::parse(&text).with_context(|| format!("in {}", path.display()))
+    }
+
+    /// Check values that parse but make no sense.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !self.public_url.starts_with("https://") {
+            bail!("public_url must start with https:// (got {:?})", self.public_url);
+        }
+        if self.request_max_age < Duration::from_secs(5) || self.request_max_age > Duration::from_secs(600) {
+            bail!("request_max_age must be between 5s and 10m");
+        }
+        if self.enrollment_token_ttl < Duration::from_secs(60) || self.enrollment_token_ttl > Duration::from_secs(30 * 86400) {
+            bail!("enrollment_token_ttl must be between 1m and 30 days");
+        }
+        if self.issuer.trim().is_empty() {
+            bail!("issuer must not be empty");
+        }
+        Ok(())
+    }
+
+    /// A path from the configuration, resolved against the data directory.
+    pub fn path(&self, data_dir: &Path, relative: &Path) -> PathBuf {
+        data_dir.join(relative)
+    }
+
+    /// The commented file `jitd init` writes.
+    pub fn render(&self) -> String {
+        format!(
+            r#"# jitd configuration. Relative paths are relative to this file's directory.
+
+# Address the HTTPS API listens on.
+listen = "{listen}"
+# URL engineers' `jit` uses to reach this server (goes into enrollment tokens).
+public_url = "{public_url}"
+# Storage: the embedded SQLite file (WAL, synchronous=FULL).
+database = "{database}"
+# Access policy: roles, principals, TTLs. Check edits with `jitd policy check`.
+policy = "{policy}"
+# CA private keys (OpenSSH format, 0600, encrypted when a passphrase was given at init).
+user_ca_key = "{user_ca}"
+host_ca_key = "{host_ca}"
+# TLS certificate and key for the API (self-signed at init; clients pin its SHA-256).
+tls_cert = "{tls_cert}"
+tls_key = "{tls_key}"
+# How long a `jitd user add` enrollment token stays valid.
+enrollment_token_ttl = "{token_ttl}"
+# Signed requests older or newer than this (server clock) are refused.
+request_max_age = "{max_age}"
+# Issuer name shown in authenticator apps.
+issuer = "{issuer}"
+"#,
+            listen = self.listen,
+            public_url = self.public_url,
+            database = self.database,
+            policy = self.policy.display(),
+            user_ca = self.user_ca_key.display(),
+            host_ca = self.host_ca_key.display(),
+            tls_cert = self.tls_cert.display(),
+            tls_key = self.tls_key.display(),
+            token_ttl = humantime::format_duration(self.enrollment_token_ttl),
+            max_age = humantime::format_duration(self.request_max_age),
+            issuer = self.issuer,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendered_config_parses_back() {
+        let config = Config {
+            listen: "127.0.0.1:9999".parse().unwrap(),
+            public_url: "https://127.0.0.1:9999".into(),
+            ..Config::default()
+        };
+        let back = Config::parse(&config.render()).unwrap();
+        assert_eq!(back.listen, config.listen);
+        assert_eq!(back.enrollment_token_ttl, Duration::from_secs(86400));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(Config::parse("public_url = \"http://x\"").is_err());
+        assert!(Config::parse("request_max_age = \"1h\"").is_err());
+        assert!(Config::parse("nonsense = 1").is_err());
+        assert!(Config::parse("").is_ok());
+    }
+}

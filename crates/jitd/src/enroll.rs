@@ -1,0 +1,120 @@
+//! Enrollment: a one-time token becomes a registered device key and a TOTP secret; the
+//! first valid code confirms the device.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+use jit_log::{Enrollment, Event, Record};
+use jit_mfa::TotpSecret;
+use jit_proto::api::{EnrollConfirmRequest, EnrollRequest, EnrollResponse, Whoami};
+use jit_proto::ErrorCode;
+use jit_store::NewDevice;
+use sha2::{Digest as _, Sha256};
+
+use crate::api::{whoami_for, PeerIp};
+use crate::auth::{authenticate, Confirmation};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// SHA-256 (hex) of an enrollment token secret: what the store keeps instead of the secret.
+pub fn token_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// `POST /v1/enroll`.
+pub async fn enroll(
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<Json<EnrollResponse>, AppError> {
+    let request: EnrollRequest = serde_json::from_slice(&body)
+        .map_err(|e| AppError::new(ErrorCode::BadRequest, format!("the request body is not valid: {e}")))?;
+    let device_key = jit_ca::device::parse_public_key(&request.device_public_key)
+        .map_err(|_| AppError::new(ErrorCode::InvalidPublicKey, "the device public key is not an OpenSSH public key"))?;
+    if !jit_ca::device::is_device_key_type(&device_key) {
+        return Err(AppError::new(ErrorCode::InvalidPublicKey, "device keys must be Ed25519"));
+    }
+    let device_name: String = request
+        .device_name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect();
+    let now = state.clock.now();
+    let fingerprint = jit_ca::device::fingerprint(&device_key);
+    if state.store.device(&fingerprint).await?.is_some() {
+        return Err(AppError::new(ErrorCode::BadRequest, "this device key is already enrolled"));
+    }
+    let user_name = state
+        .store
+        .redeem_enrollment_token(&token_hash(&request.token_secret), now)
+        .await?
+        .ok_or_else(|| {
+            AppError::new(ErrorCode::InvalidToken, "the enrollment token is unknown, already used or expired")
+                .hint("ask your jit operator for a new token (`jitd user token NAME`)")
+        })?;
+    let user = state
+        .store
+        .user(&user_name)
+        .await?
+        .ok_or_else(|| AppError::internal("token for a missing user", &user_name))?;
+    if user.disabled {
+        return Err(AppError::new(ErrorCode::UserDisabled, format!("user {} is disabled", user.name)));
+    }
+    let mut random = [0u8; jit_mfa::SECRET_LEN];
+    state.randomness.fill(&mut random);
+    let secret = TotpSecret::from_random(&random);
+    random.fill(0);
+    state
+        .store
+        .add_device(&NewDevice {
+            fingerprint: fingerprint.clone(),
+            user: user.name.clone(),
+            public_key: device_key
+                .to_openssh()
+                .map_err(|e| AppError::internal("encode device key", e))?,
+            name: device_name,
+            totp_secret: secret.to_base32(),
+            created_at: now,
+        })
+        .await?;
+    tracing::info!(user = %user.name, device = %fingerprint, "device registered, waiting for its first code");
+    Ok(Json(EnrollResponse {
+        user: user.name.clone(),
+        device: fingerprint,
+        totp_secret: secret.to_base32(),
+        otpauth_uri: secret.otpauth_uri(&state.settings.issuer, &user.name),
+    }))
+}
+
+/// `POST /v1/enroll/confirm` (device-signed).
+pub async fn confirm(
+    State(state): State<Arc<AppState>>,
+    PeerIp(source_ip): PeerIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Whoami>, AppError> {
+    let auth = authenticate::<EnrollConfirmRequest>(&state, "/v1/enroll/confirm", &headers, &body, Confirmation::NotRequired)
+        .await?;
+    if auth.device.confirmed_at.is_some() {
+        return Ok(Json(whoami_for(&state, &auth.user)));
+    }
+    crate::otp::check(&state, &auth.user.name, &auth.device, &auth.body.otp).await?;
+    let now = state.clock.now();
+    state.store.confirm_device(&auth.device.fingerprint, now).await?;
+    let record = Record {
+        time: now,
+        policy_hash: state.policy.hash().to_string(),
+        event: Event::Enrolled(Enrollment {
+            user: auth.user.name.clone(),
+            device: auth.device.fingerprint.clone(),
+            device_name: auth.device.name.clone(),
+            source_ip,
+        }),
+    };
+    state.store.append_log(&record).await?;
+    tracing::info!(user = %auth.user.name, device = %auth.device.fingerprint, "device enrolled");
+    Ok(Json(whoami_for(&state, &auth.user)))
+}

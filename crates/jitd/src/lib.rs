@@ -1,0 +1,26 @@
+//! jitd, the jit SSH certificate authority, as a library: the HTTP API (`api::app`), the
+//! issuance flow, and the admin commands. The `jitd` binary is a thin wrapper.
+//!
+//! # Layout
+//! - [`api`]: `app(state) -> Router`, routes, request logging.
+//! - [`auth`]: device-signed requests (signature, freshness, nonce, caller standing).
+//! - [`otp`]: TOTP checks with the attempt limit.
+//! - [`enroll`], [`issue`]: the enrollment and issuance flows.
+//! - [`state`], [`clock`]: shared state; time and randomness passed in.
+//! - [`config`], [`tls`], [`server`]: configuration file, TLS material, serving.
+//! - [`cli`], [`commands`]: the command line.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod enroll;
+pub mod error;
+pub mod issue;
+pub mod otp;
+pub mod server;
+pub mod state;
+pub mod tls;

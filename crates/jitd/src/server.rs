@@ -1,0 +1,59 @@
+//! Running the API: bind, serve HTTPS until SIGTERM/SIGINT, then drain connections.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum_server::tls_rustls::RustlsConfig;
+
+use crate::state::AppState;
+
+/// How long in-flight requests get to finish after a shutdown signal.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Serve the API on `listener` with `tls` until `shutdown` resolves.
+pub async fn run(
+    listener: std::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let address = listener.local_addr()?;
+    let handle = axum_server::Handle::<SocketAddr>::new();
+    let drain = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutdown signal received; draining connections");
+        drain.graceful_shutdown(Some(DRAIN));
+    });
+    let app = crate::api::app(state);
+    let server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))
+        .context("cannot use the listening socket")?
+        .handle(handle);
+    tracing::info!(%address, "jitd listening on https://{address}");
+    server
+        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+        .await
+        .context("server failed")?;
+    tracing::info!("jitd stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! What every request handler shares: store, policy, CA signers, clock, randomness.
+
+use std::sync::Arc;
+
+use jit_ca::signer::CaSigner;
+use jit_mfa::AttemptLimit;
+use jit_policy::Policy;
+use jit_store::Store;
+
+use crate::clock::{Clock, Randomness};
+
+/// Shared server state.
+pub struct AppState {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// The policy in force.
+    pub policy: Arc<Policy>,
+    /// User CA (signs user certificates).
+    pub user_ca: Arc<dyn CaSigner>,
+    /// Host CA (its public key is published for known_hosts).
+    pub host_ca: Arc<dyn CaSigner>,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// Random source.
+    pub randomness: Arc<dyn Randomness>,
+    /// Tunables.
+    pub settings: Settings,
+}
+
+/// Server tunables from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Signed requests whose timestamp is further than this from now are refused (seconds).
+    pub request_max_age: u64,
+    /// Issuer shown in authenticator apps.
+    pub issuer: String,
+    /// Failed TOTP codes allowed per user and window.
+    pub attempt_limit: AttemptLimit,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            request_max_age: 60,
+            issuer: "jit".into(),
+            attempt_limit: AttemptLimit::default(),
+        }
+    }
+}
