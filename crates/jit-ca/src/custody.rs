@@ -93,16 +93,23 @@ pub fn load_key_file(path: &Path, passphrase: Option<&Passphrase>) -> Result<Ed2
     }
 }
 
-/// Whether the key file at `path` is encrypted (for `jitd` status output and tests).
-pub fn is_encrypted(path: &Path) -> Result<bool> {
+fn read_unopened(path: &Path) -> Result<PrivateKey> {
     let display = path.display().to_string();
     let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: display.clone(),
         source,
     })?);
-    let private = PrivateKey::from_openssh(text.as_bytes())
-        .map_err(|_| Error::BadKeyFile { path: display })?;
-    Ok(private.is_encrypted())
+    PrivateKey::from_openssh(text.as_bytes()).map_err(|_| Error::BadKeyFile { path: display })
+}
+
+/// Whether the key file at `path` is encrypted (for `jitd` status output and tests).
+pub fn is_encrypted(path: &Path) -> Result<bool> {
+    Ok(read_unopened(path)?.is_encrypted())
+}
+
+/// The public key of a key file, without decrypting it (OpenSSH stores it in the clear).
+pub fn public_key_of_file(path: &Path) -> Result<ssh_key::PublicKey> {
+    Ok(read_unopened(path)?.public_key().clone())
 }
 
 #[cfg(test)]
@@ -121,6 +128,8 @@ mod tests {
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(is_encrypted(&path).expect("read"));
+        let public = public_key_of_file(&path).expect("public");
+        assert_eq!(public.key_data(), written.public_key().key_data());
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(text.contains("BEGIN OPENSSH PRIVATE KEY"));
 

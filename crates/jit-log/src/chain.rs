@@ -122,6 +122,7 @@ mod tests {
     fn record(n: u64) -> Record {
         Record {
             time: 1_700_000_000 + n,
+            policy_hash: "sha256:00".into(),
             event: Event::User(UserChange {
                 user: format!("user{n}"),
                 action: "added".into(),

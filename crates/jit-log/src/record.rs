@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 pub struct Record {
     /// Unix seconds (server clock).
     pub time: u64,
+    /// Hash of the policy file in force when the record was made (`sha256:...`).
+    pub policy_hash: String,
     /// What happened.
     #[serde(flatten)]
     pub event: Event,
@@ -57,8 +59,6 @@ pub struct Issuance {
     pub critical_options: Vec<String>,
     /// Peer address of the request.
     pub source_ip: String,
-    /// Hash of the policy in force.
-    pub policy_hash: String,
     /// Fingerprint of the CA key that signed.
     pub ca_fingerprint: String,
     /// SHA-256 (hex) of the certificate as sent to the client (OpenSSH binary encoding).
@@ -80,8 +80,6 @@ pub struct Denial {
     pub reason: String,
     /// Peer address of the request.
     pub source_ip: String,
-    /// Hash of the policy in force.
-    pub policy_hash: String,
 }
 
 /// A device finished enrollment.

@@ -9,6 +9,7 @@ use jit_store::{CertificateRow, NewDevice, Store};
 fn user_record(time: u64, user: &str) -> Record {
     Record {
         time,
+        policy_hash: "sha256:00".into(),
         event: Event::User(UserChange {
             user: user.into(),
             action: "added".into(),
@@ -20,6 +21,7 @@ fn user_record(time: u64, user: &str) -> Record {
 fn issuance(time: u64, serial: u64) -> (Record, CertificateRow) {
     let record = Record {
         time,
+        policy_hash: "sha256:00".into(),
         event: Event::Issued(Issuance {
             user: "alice".into(),
             device: "SHA256:dev".into(),
@@ -33,7 +35,6 @@ fn issuance(time: u64, serial: u64) -> (Record, CertificateRow) {
             extensions: vec![],
             critical_options: vec![],
             source_ip: "127.0.0.1".into(),
-            policy_hash: "sha256:00".into(),
             ca_fingerprint: "SHA256:ca".into(),
             certificate_sha256: "00".repeat(32),
         }),

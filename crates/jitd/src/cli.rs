@@ -48,6 +48,24 @@ pub enum Command {
     /// Read and verify the issuance log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Show the CA public keys.
+    #[command(subcommand)]
+    Ca(CaCommand),
+}
+
+/// `jitd ca ...`.
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Print the CA public keys (no passphrase needed): the user CA line is what sshd's
+    /// TrustedUserCAKeys file holds.
+    Show {
+        /// Only the user CA key.
+        #[arg(long, conflicts_with = "host")]
+        user: bool,
+        /// Only the host CA key.
+        #[arg(long)]
+        host: bool,
+    },
 }
 
 /// Where the CA passphrase comes from (also `JITD_CA_PASSPHRASE`).

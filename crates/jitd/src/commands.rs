@@ -2,6 +2,7 @@
 //! the server runs (SQLite in WAL mode allows that).
 
 mod audit;
+mod ca;
 mod init;
 mod policy;
 mod serve;
@@ -41,6 +42,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(command) => user::run(data_dir, command).await,
         Command::Policy(command) => policy::run(data_dir, command).await,
         Command::Audit(command) => audit::run(data_dir, command).await,
+        Command::Ca(command) => ca::run(data_dir, command),
     }
 }
 

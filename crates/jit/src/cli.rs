@@ -1,0 +1,178 @@
+//! The command line: subcommands, flags and their help texts.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Just-in-time SSH access: short-lived SSH certificates from your jit server.
+#[derive(Debug, Parser)]
+#[command(
+    name = "jit",
+    version,
+    about = "Just-in-time SSH access: short-lived SSH certificates from your jit server",
+    long_about = "Just-in-time SSH access: short-lived SSH certificates from your jit server.\n\n\
+        Enroll this device once with the token your operator gave you (`jit enroll TOKEN`), \
+        then connect with `jit ssh [user@]host`: jit makes a fresh key in memory, asks for a \
+        code from your authenticator app, gets a certificate that expires on its own, loads \
+        it into ssh-agent and runs ssh.",
+    after_help = "Files live in $JIT_HOME (default: $XDG_CONFIG_HOME/jit or ~/.config/jit).\n\
+        Set JIT_LOG=debug for diagnostic logs on stderr."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Register this device with a jit server and set up your authenticator app.
+    #[command(long_about = "Register this device with a jit server and set up your authenticator app.\n\n\
+        Creates the device key ($JIT_HOME/device_ed25519), registers it with the server named \
+        in TOKEN, shows the TOTP secret as a QR code for your authenticator app, then asks for \
+        the first 6-digit code to confirm. The code is read from --otp, from the terminal, or \
+        from the first line of standard input. If no code is available the enrollment stays \
+        pending: finish it later with `jit enroll --confirm`.")]
+    Enroll(EnrollArgs),
+    /// Get a short-lived certificate for a role and run ssh with it.
+    #[command(long_about = "Get a short-lived certificate for a role and run ssh with it.\n\n\
+        Picks the role (--role, or the first of your roles whose host patterns match HOST), \
+        reuses a certificate for that role already in ssh-agent if it has more than 30 seconds \
+        left, and otherwise makes a fresh key in memory, asks for a TOTP code and requests a \
+        new certificate. Key and certificate go into ssh-agent with a lifetime that ends with \
+        the certificate; the private key is never written to disk. Then jit replaces itself \
+        with `ssh` (or $JIT_SSH), so the exit status is the remote command's.")]
+    Ssh(SshArgs),
+    /// Show this device's enrollment and the jit certificates in ssh-agent.
+    Status(StatusArgs),
+    /// Remove jit certificates from ssh-agent (all, or one role's).
+    Logout(LogoutArgs),
+}
+
+/// `jit enroll`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["token", "confirm"])))]
+pub struct EnrollArgs {
+    /// The enrollment token from your operator (starts with `jit1_`).
+    #[arg(value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Finish a pending enrollment with the code from your authenticator app.
+    #[arg(long, conflicts_with_all = ["token", "name", "json", "force"])]
+    pub confirm: bool,
+    /// A label for this device on the server (default: this machine's host name).
+    #[arg(long, value_name = "LABEL")]
+    pub name: Option<String>,
+    /// The 6-digit code from your authenticator app (otherwise asked for, or read from stdin).
+    #[arg(long, value_name = "CODE")]
+    pub otp: Option<String>,
+    /// Print the enrollment (user, device, TOTP secret, otpauth URI) as one JSON object
+    /// instead of a QR code.
+    #[arg(long)]
+    pub json: bool,
+    /// Replace an existing enrollment: the old device key is deleted.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `jit ssh`.
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// Role to use (default: the first of your roles whose host patterns match HOST).
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+    /// Certificate lifetime, e.g. `15m`, `1h` (default: the role's default; at most its maximum).
+    #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
+    pub ttl: Option<u64>,
+    /// Port to connect to on the remote host (passed to ssh as `-p`).
+    #[arg(short = 'p', value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Remote account (passed to ssh as `-l`; default: the user@ part of the destination,
+    /// else the certificate's first principal).
+    #[arg(short = 'l', value_name = "LOGIN")]
+    pub login: Option<String>,
+    /// An ssh option, e.g. `-o StrictHostKeyChecking=accept-new` (repeatable; passed to ssh).
+    #[arg(short = 'o', value_name = "SSH_OPTION")]
+    pub ssh_options: Vec<String>,
+    /// The 6-digit code from your authenticator app (otherwise asked for, or read from stdin).
+    #[arg(long, value_name = "CODE")]
+    pub otp: Option<String>,
+    /// Where to connect: `host` or `user@host`.
+    #[arg(value_name = "[USER@]HOST")]
+    pub destination: String,
+    /// Command to run on the remote host (default: an interactive shell).
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<String>,
+}
+
+/// `jit status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print one JSON object: `{enrolled: {...}|null, certificates: [...]}`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `jit logout`.
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// Only remove the certificates of this role.
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+}
+
+/// Parse a `--ttl` value such as `15m` or `1h30m` into whole seconds.
+fn parse_ttl(text: &str) -> Result<u64, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("{e} (write a duration such as 15m, 1h or 1h30m)"))?;
+    match duration.as_secs() {
+        0 => Err("the TTL must be at least one second".to_string()),
+        secs => Ok(secs),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn ssh_keeps_the_remote_command_intact() {
+        let cli = Cli::try_parse_from([
+            "jit", "ssh", "--role", "web", "-p", "2222", "-o", "A=b", "-oC=d", "alice@web-1",
+            "ls", "-la", "--otp", "x",
+        ])
+        .unwrap();
+        let Command::Ssh(args) = cli.command else {
+            panic!("not ssh")
+        };
+        assert_eq!(args.role.as_deref(), Some("web"));
+        assert_eq!(args.port, Some(2222));
+        assert_eq!(args.ssh_options, ["A=b", "C=d"]);
+        assert_eq!(args.destination, "alice@web-1");
+        assert_eq!(args.command, ["ls", "-la", "--otp", "x"]);
+        assert_eq!(args.otp, None);
+    }
+
+    #[test]
+    fn ttl_is_parsed_by_humantime() {
+        assert_eq!(parse_ttl("15m"), Ok(900));
+        assert_eq!(parse_ttl("1h 30m"), Ok(5400));
+        assert!(parse_ttl("0s").is_err());
+        assert!(parse_ttl("soon").is_err());
+    }
+
+    #[test]
+    fn enroll_needs_a_token_or_confirm() {
+        assert!(Cli::try_parse_from(["jit", "enroll"]).is_err());
+        assert!(Cli::try_parse_from(["jit", "enroll", "--confirm", "--otp", "123456"]).is_ok());
+        assert!(Cli::try_parse_from(["jit", "enroll", "jit1_x", "--confirm"]).is_err());
+    }
+}

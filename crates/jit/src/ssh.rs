@@ -1,0 +1,339 @@
+//! `jit ssh`: pick a role, reuse or get a certificate, load it into ssh-agent, exec ssh.
+
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+use jit_proto::api::{CertificateRequest, CertificateResponse, Whoami, WhoamiRequest};
+use ssh_key::{rand_core::OsRng, Algorithm, Certificate, PrivateKey, PublicKey};
+
+use crate::agent::{Agent, JitCertificate};
+use crate::cli::SshArgs;
+use crate::clock::{self, clock_time, short_duration};
+use crate::error::fail;
+use crate::home::{Config, Home};
+use crate::http::Client;
+use crate::{otp, roles, signing};
+
+/// A certificate in the agent with at most this many seconds left is not reused.
+pub const REUSE_MARGIN_SECONDS: u64 = 30;
+
+/// Where to connect: `host` or `user@host`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// The part before the last `@`, if any.
+    pub user: Option<String>,
+    /// The host.
+    pub host: String,
+}
+
+impl Destination {
+    /// Parse `[user@]host` (split at the last `@`, as ssh does).
+    pub fn parse(text: &str) -> anyhow::Result<Destination> {
+        let (user, host) = match text.rsplit_once('@') {
+            Some((user, host)) => (Some(user.to_string()).filter(|u| !u.is_empty()), host),
+            None => (None, text),
+        };
+        if host.is_empty() || host.starts_with('-') || host.chars().any(char::is_whitespace) {
+            return Err(fail(
+                format!("{text:?} is not a host to connect to"),
+                "give a destination like `web-1` or `deploy@web-1.example.com`",
+            ));
+        }
+        Ok(Destination {
+            user,
+            host: host.to_string(),
+        })
+    }
+}
+
+/// The remote account: `-l`, else the destination's user, else the first principal.
+pub fn login_for(
+    flag: Option<&str>,
+    destination: &Destination,
+    principals: &[String],
+) -> Option<String> {
+    flag.map(str::to_string)
+        .or_else(|| destination.user.clone())
+        .or_else(|| principals.first().cloned())
+}
+
+/// Everything the ssh command line is made of.
+#[derive(Debug, Clone)]
+pub struct SshInvocation<'a> {
+    /// `run/ROLE.pub`.
+    pub public_key: &'a Path,
+    /// `run/ROLE-cert.pub`.
+    pub certificate: &'a Path,
+    /// `-p PORT`.
+    pub port: Option<u16>,
+    /// `-l LOGIN`.
+    pub login: Option<&'a str>,
+    /// The user's `-o` options, in order.
+    pub options: &'a [String],
+    /// The host.
+    pub host: &'a str,
+    /// The remote command.
+    pub command: &'a [String],
+}
+
+impl SshInvocation<'_> {
+    /// The arguments after the program name. jit's own options come first (ssh keeps the
+    /// first value of an option), and `--` ends the options so neither the host nor the
+    /// remote command can be read as one.
+    pub fn arguments(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = Vec::new();
+        let mut option = |value: OsString| {
+            args.push("-o".into());
+            args.push(value);
+        };
+        option("IdentitiesOnly=yes".into());
+        option(prefixed("IdentityFile=", self.public_key));
+        option(prefixed("CertificateFile=", self.certificate));
+        if let Some(port) = self.port {
+            args.push("-p".into());
+            args.push(port.to_string().into());
+        }
+        if let Some(login) = self.login {
+            args.push("-l".into());
+            args.push(login.into());
+        }
+        for extra in self.options {
+            args.push("-o".into());
+            args.push(extra.into());
+        }
+        args.push("--".into());
+        args.push(self.host.into());
+        args.extend(self.command.iter().map(OsString::from));
+        args
+    }
+}
+
+fn prefixed(prefix: &str, path: &Path) -> OsString {
+    let mut value = OsString::from(prefix);
+    value.push(path.as_os_str());
+    value
+}
+
+/// Run `jit ssh`. Returns only on failure: on success the process becomes ssh.
+pub async fn run(args: SshArgs) -> anyhow::Result<()> {
+    let home = Home::locate()?;
+    let config = home.confirmed_config()?;
+    let destination = Destination::parse(&args.destination)?;
+    let mut agent = Agent::from_env().await?;
+    let session = Session::new(&home, &config)?;
+
+    let role = match &args.role {
+        Some(role) => role.clone(),
+        None => {
+            let whoami = session.whoami().await?;
+            roles::select_for_host(&whoami.roles, &destination.host)?
+                .name
+                .clone()
+        }
+    };
+    home.run_files(&role)?;
+
+    let now = clock::now();
+    let certificate = match reusable(agent.certificates_for(&role).await?, now) {
+        Some(found) => {
+            eprintln!(
+                "jit: reusing certificate {} for {} ({} left)",
+                found.certificate.key_id(),
+                found.certificate.valid_principals().join(","),
+                short_duration(found.seconds_left(now)),
+            );
+            found.certificate
+        }
+        None => {
+            session
+                .issue(&mut agent, &role, &destination.host, &args)
+                .await?
+        }
+    };
+
+    let public_key = PublicKey::new(certificate.public_key().clone(), crate::agent::comment_for(&role))
+        .to_openssh()
+        .context("cannot encode the certificate's public key")?;
+    let certificate_line = certificate
+        .to_openssh()
+        .context("cannot encode the certificate")?;
+    let (key_path, cert_path) = home.write_run_files(&role, &public_key, &certificate_line)?;
+    let login = login_for(
+        args.login.as_deref(),
+        &destination,
+        certificate.valid_principals(),
+    );
+    let invocation = SshInvocation {
+        public_key: &key_path,
+        certificate: &cert_path,
+        port: args.port,
+        login: login.as_deref(),
+        options: &args.ssh_options,
+        host: &destination.host,
+        command: &args.command,
+    };
+    exec_ssh(&invocation.arguments())
+}
+
+/// The role's certificate to reuse: the one that expires last, if it has more than
+/// [`REUSE_MARGIN_SECONDS`] left.
+pub fn reusable(mut certificates: Vec<JitCertificate>, now: u64) -> Option<JitCertificate> {
+    certificates.sort_by_key(|c| std::cmp::Reverse(c.certificate.valid_before()));
+    certificates
+        .into_iter()
+        .next()
+        .filter(|c| c.seconds_left(now) > REUSE_MARGIN_SECONDS)
+}
+
+/// Talking to the server as this device.
+struct Session<'a> {
+    home: &'a Home,
+    client: Client,
+}
+
+impl<'a> Session<'a> {
+    fn new(home: &'a Home, config: &Config) -> anyhow::Result<Self> {
+        Ok(Session {
+            home,
+            client: Client::new(&config.server_url, &config.tls_sha256)?,
+        })
+    }
+
+    async fn whoami(&self) -> anyhow::Result<Whoami> {
+        let device = self.home.load_device_key()?;
+        let body = WhoamiRequest {
+            freshness: signing::freshness(clock::now()),
+        };
+        self.client
+            .post_signed("/v1/whoami", &body, &device)
+            .await
+            .context("cannot look up your roles")
+    }
+
+    /// Make a key in memory, get it certified, and load both into the agent.
+    async fn issue(
+        &self,
+        agent: &mut Agent,
+        role: &str,
+        host: &str,
+        args: &SshArgs,
+    ) -> anyhow::Result<Certificate> {
+        let device = self.home.load_device_key()?;
+        let key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519)
+            .context("cannot create a key")?;
+        let code = otp::require_code(args.otp.as_deref())?;
+        let body = CertificateRequest {
+            freshness: signing::freshness(clock::now()),
+            role: Some(role.to_string()),
+            host: Some(host.to_string()),
+            ttl_seconds: args.ttl,
+            public_key: key
+                .public_key()
+                .to_openssh()
+                .context("cannot encode the key")?,
+            otp: code.to_string(),
+        };
+        drop(code);
+        let response: CertificateResponse = self
+            .client
+            .post_signed("/v1/certificates", &body, &device)
+            .await
+            .context("no certificate was issued")?;
+        let certificate = Certificate::from_openssh(&response.certificate).map_err(|e| {
+            fail(
+                format!("the server sent a certificate jit cannot read: {e}"),
+                "the server and this jit may be different versions; ask your operator",
+            )
+        })?;
+        let now = clock::now();
+        let left = certificate.valid_before().saturating_sub(now);
+        if left == 0 {
+            return Err(fail(
+                "the new certificate has already expired",
+                "check this machine's clock (it must agree with the server's)",
+            ));
+        }
+        let lifetime = u32::try_from(left).unwrap_or(u32::MAX);
+        agent.install(role, &key, &certificate, lifetime).await?;
+        eprintln!(
+            "jit: certificate {} for {} valid {} (until {})",
+            certificate.key_id(),
+            certificate.valid_principals().join(","),
+            short_duration(left),
+            clock_time(certificate.valid_before(), now),
+        );
+        Ok(certificate)
+    }
+}
+
+/// Replace this process with ssh (`$JIT_SSH` or `ssh`).
+fn exec_ssh(arguments: &[OsString]) -> anyhow::Result<()> {
+    let program = std::env::var_os("JIT_SSH")
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| OsString::from("ssh"));
+    tracing::debug!(program = ?program, args = ?arguments, "exec ssh");
+    let err = std::process::Command::new(&program).args(arguments).exec();
+    Err(fail(
+        format!("cannot run {}: {err}", program.to_string_lossy()),
+        "install the OpenSSH client (`apt-get install -y openssh-client`) or set JIT_SSH to its path",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_split_at_the_last_at() {
+        let d = Destination::parse("deploy@web-1").unwrap();
+        assert_eq!(d.user.as_deref(), Some("deploy"));
+        assert_eq!(d.host, "web-1");
+        let d = Destination::parse("a@b@web-1").unwrap();
+        assert_eq!(d.user.as_deref(), Some("a@b"));
+        assert_eq!(Destination::parse("web-1").unwrap().user, None);
+        for bad in ["", "user@", "-oProxyCommand=x", "a b"] {
+            assert!(Destination::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn login_prefers_flag_then_destination_then_principal() {
+        let principals = vec!["deploy".to_string(), "web".to_string()];
+        let with_user = Destination::parse("root@h").unwrap();
+        let bare = Destination::parse("h").unwrap();
+        assert_eq!(login_for(Some("x"), &with_user, &principals).as_deref(), Some("x"));
+        assert_eq!(login_for(None, &with_user, &principals).as_deref(), Some("root"));
+        assert_eq!(login_for(None, &bare, &principals).as_deref(), Some("deploy"));
+        assert_eq!(login_for(None, &bare, &[]), None);
+    }
+
+    #[test]
+    fn ssh_arguments_put_jit_options_first_and_end_options() {
+        let options = vec!["StrictHostKeyChecking=no".to_string()];
+        let command = vec!["ls".to_string(), "-la".to_string()];
+        let invocation = SshInvocation {
+            public_key: Path::new("/h/run/web.pub"),
+            certificate: Path::new("/h/run/web-cert.pub"),
+            port: Some(2222),
+            login: Some("deploy"),
+            options: &options,
+            host: "web-1",
+            command: &command,
+        };
+        let args: Vec<String> = invocation
+            .arguments()
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "-o", "IdentitiesOnly=yes", "-o", "IdentityFile=/h/run/web.pub", "-o",
+                "CertificateFile=/h/run/web-cert.pub", "-p", "2222", "-l", "deploy", "-o",
+                "StrictHostKeyChecking=no", "--", "web-1", "ls", "-la",
+            ]
+        );
+    }
+}
