@@ -7,6 +7,7 @@
 //! - [`agent`]: a private ssh-agent and `ssh-add`.
 //! - [`keygen`]: keys, CA signing, `ssh-keygen -L` parsing, KRLs.
 //! - [`ssh`]: run the `ssh` client non-interactively with a timeout.
+//! - [`jit`]: the project's own programs: a `jitd` CA and engineers running `jit`.
 //! - [`net`], [`process`], [`scratch`]: ports, guarded child processes, sshd-safe dirs.
 //!
 //! Tests never skip: a missing tool or missing root privileges is a panic that says what
@@ -16,6 +17,7 @@
 
 pub mod accounts;
 pub mod agent;
+pub mod jit;
 pub mod keygen;
 pub mod net;
 pub mod process;

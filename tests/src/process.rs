@@ -288,9 +288,14 @@ fn read_all<R: Read + Send + 'static>(mut reader: R) -> mpsc::Receiver<Vec<u8>> 
 ///
 /// Panics if the program cannot be started at all.
 pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<Output, TimedOut> {
+    run_with_stdin(cmd, Stdio::null(), timeout)
+}
+
+/// Like [`run_with_timeout`], with the given standard input.
+pub fn run_with_stdin(cmd: &mut Command, stdin: Stdio, timeout: Duration) -> Result<Output, TimedOut> {
     let command = format!("{cmd:?}");
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -72,7 +72,10 @@ impl Agent {
     pub async fn connect(socket: &Path) -> anyhow::Result<Agent> {
         let stream = UnixStream::connect(socket).await.map_err(|e| {
             tracing::debug!(error = %e, socket = %socket.display(), "agent connect failed");
-            no_agent(&format!("cannot connect to SSH_AUTH_SOCK={}: {e}", socket.display()))
+            no_agent(&format!(
+                "cannot connect to SSH_AUTH_SOCK={}: {e}",
+                socket.display()
+            ))
         })?;
         Ok(Agent {
             client: Client::new(stream),
@@ -115,7 +118,12 @@ impl Agent {
                 credential: PublicCredential::Cert(Box::new(certificate.clone())),
             })
             .await
-            .map_err(|e| anyhow::anyhow!("ssh-agent did not remove certificate {}: {e}", certificate.key_id()))
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "ssh-agent did not remove certificate {}: {e}",
+                    certificate.key_id()
+                )
+            })
     }
 
     /// Remove the jit certificates of `role` (or of every role) and return the roles of the
@@ -149,9 +157,10 @@ impl Agent {
                 "try again; if it persists, tell your operator",
             ));
         }
-        let keypair = key.key_data().ed25519().ok_or_else(|| {
-            anyhow::anyhow!("only Ed25519 keys are loaded into the agent by jit")
-        })?;
+        let keypair = key
+            .key_data()
+            .ed25519()
+            .ok_or_else(|| anyhow::anyhow!("only Ed25519 keys are loaded into the agent by jit"))?;
         self.remove_jit(Some(role)).await?;
         let credential = PrivateCredential::Cert {
             algorithm: Algorithm::Ed25519,
@@ -166,12 +175,14 @@ impl Agent {
             })
             .await
             .map_err(|e| anyhow::anyhow!("ssh-agent refused the certificate: {e}"))?;
-        let wanted = certificate.to_bytes().context("cannot encode the certificate")?;
-        let present = self.certificates_for(role).await?.iter().any(|c| {
-            c.certificate
-                .to_bytes()
-                .is_ok_and(|bytes| bytes == wanted)
-        });
+        let wanted = certificate
+            .to_bytes()
+            .context("cannot encode the certificate")?;
+        let present = self
+            .certificates_for(role)
+            .await?
+            .iter()
+            .any(|c| c.certificate.to_bytes().is_ok_and(|bytes| bytes == wanted));
         if !present {
             return Err(fail(
                 "ssh-agent accepted the certificate but does not list it",
@@ -198,7 +209,9 @@ mod tests {
     #[tokio::test]
     async fn a_missing_agent_says_how_to_start_one() {
         let dir = tempfile::tempdir().unwrap();
-        let err = Agent::connect(&dir.path().join("nope.sock")).await.unwrap_err();
+        let err = Agent::connect(&dir.path().join("nope.sock"))
+            .await
+            .unwrap_err();
         let text = crate::error::report(&err);
         assert!(text.starts_with("error: no ssh-agent is running"), "{text}");
         assert!(text.contains("hint: start one with `eval \"$(ssh-agent)\"` and try again"));

@@ -26,21 +26,36 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Register this device with a jit server and set up your authenticator app.
-    #[command(long_about = "Register this device with a jit server and set up your authenticator app.\n\n\
+    #[command(
+        long_about = "Register this device with a jit server and set up your authenticator app.\n\n\
         Creates the device key ($JIT_HOME/device_ed25519), registers it with the server named \
         in TOKEN, shows the TOTP secret as a QR code for your authenticator app, then asks for \
         the first 6-digit code to confirm. The code is read from --otp, from the terminal, or \
         from the first line of standard input. If no code is available the enrollment stays \
-        pending: finish it later with `jit enroll --confirm`.")]
+        pending: finish it later with `jit enroll --confirm`.",
+        after_help = "Examples:\n  \
+        jit enroll jit1_eyJ1cmwiOi...\n  \
+        jit enroll --confirm\n  \
+        jit enroll --json --name laptop jit1_eyJ1cmwiOi... < /dev/null"
+    )]
     Enroll(EnrollArgs),
     /// Get a short-lived certificate for a role and run ssh with it.
-    #[command(long_about = "Get a short-lived certificate for a role and run ssh with it.\n\n\
+    #[command(
+        long_about = "Get a short-lived certificate for a role and run ssh with it.\n\n\
         Picks the role (--role, or the first of your roles whose host patterns match HOST), \
         reuses a certificate for that role already in ssh-agent if it has more than 30 seconds \
         left, and otherwise makes a fresh key in memory, asks for a TOTP code and requests a \
         new certificate. Key and certificate go into ssh-agent with a lifetime that ends with \
         the certificate; the private key is never written to disk. Then jit replaces itself \
-        with `ssh` (or $JIT_SSH), so the exit status is the remote command's.")]
+        with `ssh` (or $JIT_SSH), so the exit status is the remote command's.",
+        after_help = "Examples:\n  \
+        jit ssh web-1\n  \
+        jit ssh --role web-oncall --ttl 30m deploy@web-1.example.com\n  \
+        jit ssh -p 2222 -o StrictHostKeyChecking=accept-new web-1 uptime\n\n\
+        Needs a running ssh-agent (SSH_AUTH_SOCK). ssh runs as: ssh -o IdentitiesOnly=yes \
+        -o IdentityFile=$JIT_HOME/run/ROLE-cert.pub -o CertificateFile=$JIT_HOME/run/ROLE-cert.pub \
+        [-p PORT] [-l LOGIN] [-o OPTION]... -- HOST [COMMAND]..."
+    )]
     Ssh(SshArgs),
     /// Show this device's enrollment and the jit certificates in ssh-agent.
     Status(StatusArgs),
@@ -146,8 +161,20 @@ mod tests {
     #[test]
     fn ssh_keeps_the_remote_command_intact() {
         let cli = Cli::try_parse_from([
-            "jit", "ssh", "--role", "web", "-p", "2222", "-o", "A=b", "-oC=d", "alice@web-1",
-            "ls", "-la", "--otp", "x",
+            "jit",
+            "ssh",
+            "--role",
+            "web",
+            "-p",
+            "2222",
+            "-o",
+            "A=b",
+            "-oC=d",
+            "alice@web-1",
+            "ls",
+            "-la",
+            "--otp",
+            "x",
         ])
         .unwrap();
         let Command::Ssh(args) = cli.command else {

@@ -50,7 +50,10 @@ pub async fn run(args: EnrollArgs) -> anyhow::Result<()> {
             .context("cannot encode the device key")?,
         device_name,
     };
-    eprintln!("jit: registering this device with {} ...", client.base_url());
+    eprintln!(
+        "jit: registering this device with {} ...",
+        client.base_url()
+    );
     let response: EnrollResponse = client
         .post("/v1/enroll", &request)
         .await
@@ -110,8 +113,7 @@ fn show_secret(response: &EnrollResponse, json: bool) -> anyhow::Result<()> {
         println!("{object}");
         return Ok(());
     }
-    let code = QrCode::new(response.otpauth_uri.as_bytes())
-        .context("cannot draw the QR code")?;
+    let code = QrCode::new(response.otpauth_uri.as_bytes()).context("cannot draw the QR code")?;
     let picture = code
         .render::<Dense1x2>()
         .dark_color(Dense1x2::Light)

@@ -69,7 +69,8 @@ pub fn fail(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Erro
 
 /// The first [`Failure`] in an error chain, if any.
 pub fn failure_of(err: &anyhow::Error) -> Option<&Failure> {
-    err.chain().find_map(|cause| cause.downcast_ref::<Failure>())
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<Failure>())
 }
 
 /// The server error code carried by an error chain, if the server refused a request.

@@ -162,7 +162,11 @@ impl Home {
             .public_key()
             .to_openssh()
             .context("cannot encode the device public key")?;
-        write_atomically(&self.dir.join(DEVICE_PUB), format!("{public}\n").as_bytes(), 0o644)
+        write_atomically(
+            &self.dir.join(DEVICE_PUB),
+            format!("{public}\n").as_bytes(),
+            0o644,
+        )
     }
 
     /// Read the device private key.
@@ -186,7 +190,9 @@ impl Home {
         ))
     }
 
-    /// Write a role's public key and certificate lines to `run/` (0644) and return their paths.
+    /// Write a role's public key and certificate lines to `run/` and return their paths.
+    /// Mode 0600: the files are public, but ssh refuses to use an `IdentityFile` that
+    /// others can read ("UNPROTECTED PRIVATE KEY FILE") before it falls back to the agent.
     pub fn write_run_files(
         &self,
         role: &str,
@@ -197,8 +203,8 @@ impl Home {
         let run = self.run_dir();
         fs::create_dir_all(&run).with_context(|| format!("cannot create {}", run.display()))?;
         let (key_path, cert_path) = self.run_files(role)?;
-        write_atomically(&key_path, format!("{public_key}\n").as_bytes(), 0o644)?;
-        write_atomically(&cert_path, format!("{certificate}\n").as_bytes(), 0o644)?;
+        write_atomically(&key_path, format!("{public_key}\n").as_bytes(), 0o600)?;
+        write_atomically(&cert_path, format!("{certificate}\n").as_bytes(), 0o600)?;
         Ok((key_path, cert_path))
     }
 
@@ -306,14 +312,21 @@ mod tests {
         let home = Home::at(dir.path());
         let key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519).unwrap();
         home.save_device_key(&key).unwrap();
-        let mode = fs::metadata(home.device_key_path()).unwrap().permissions().mode() & 0o777;
+        let mode = fs::metadata(home.device_key_path())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         let loaded = home.load_device_key().unwrap();
         assert_eq!(
             loaded.fingerprint(HashAlg::Sha256),
             key.fingerprint(HashAlg::Sha256)
         );
-        assert!(home.save_device_key(&key).is_err(), "create_new must refuse");
+        assert!(
+            home.save_device_key(&key).is_err(),
+            "create_new must refuse"
+        );
         home.forget_enrollment().unwrap();
         assert!(!home.has_enrollment());
     }

@@ -108,12 +108,19 @@ impl Client {
         let status = response.status();
         let body = response.bytes().await.map_err(|e| self.network_error(&e))?;
         if !status.is_success() {
-            return Err(anyhow::Error::new(error_from_response(status.as_u16(), &body, &self.base)));
+            return Err(anyhow::Error::new(error_from_response(
+                status.as_u16(),
+                &body,
+                &self.base,
+            )));
         }
         serde_json::from_slice(&body).map_err(|e| {
             tracing::debug!(error = %e, "unexpected response body");
             fail(
-                format!("the server at {} sent an answer jit cannot read ({e})", self.base),
+                format!(
+                    "the server at {} sent an answer jit cannot read ({e})",
+                    self.base
+                ),
                 "the server and this jit may be different versions; ask your operator",
             )
         })
@@ -175,8 +182,14 @@ pub fn error_from_response(status: u16, body: &[u8], base: &str) -> Failure {
     let mut message = format!("the server refused: {} ({})", error.message, error.code);
     let mut hint = error.hint.clone();
     if let Some(wait) = error.retry_after_seconds {
-        message.push_str(&format!("; try again in {}", crate::clock::short_duration(wait)));
-        let wait_hint = format!("wait {} before trying again", crate::clock::short_duration(wait));
+        message.push_str(&format!(
+            "; try again in {}",
+            crate::clock::short_duration(wait)
+        ));
+        let wait_hint = format!(
+            "wait {} before trying again",
+            crate::clock::short_duration(wait)
+        );
         hint = Some(match hint {
             Some(h) => format!("{h} ({wait_hint})"),
             None => wait_hint,
@@ -193,7 +206,9 @@ fn default_hint(code: ErrorCode) -> Option<&'static str> {
             "type the current 6-digit code from your authenticator app"
         }
         ErrorCode::ReplayedOtp => "wait for the next code in your authenticator app (about 30 s)",
-        ErrorCode::StaleRequest => "check this machine's clock (it must be within a minute of the server's)",
+        ErrorCode::StaleRequest => {
+            "check this machine's clock (it must be within a minute of the server's)"
+        }
         ErrorCode::UnknownDevice | ErrorCode::InvalidToken => {
             "enroll again with a fresh token (`jit enroll --force TOKEN`)"
         }
@@ -224,7 +239,8 @@ mod tests {
         );
         assert_eq!(failure.hint(), Some("wait 2m before trying again"));
 
-        let body = br#"{"error":{"code":"invalid_otp","message":"wrong code","hint":"use a fresh code"}}"#;
+        let body =
+            br#"{"error":{"code":"invalid_otp","message":"wrong code","hint":"use a fresh code"}}"#;
         let failure = error_from_response(401, body, "https://x");
         assert_eq!(failure.hint(), Some("use a fresh code"));
     }

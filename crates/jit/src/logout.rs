@@ -11,13 +11,7 @@ pub async fn run(args: LogoutArgs) -> anyhow::Result<()> {
     let removed = agent.remove_jit(args.role.as_deref()).await?;
 
     let cleaned = match &args.role {
-        Some(role) => {
-            let mut cleaned = home.remove_run_files(role);
-            for other in removed.iter().filter(|r| *r != role) {
-                cleaned = cleaned.and(home.remove_run_files(other));
-            }
-            cleaned
-        }
+        Some(role) => home.remove_run_files(role),
         None => home.clear_run_dir(),
     };
     if let Err(e) = cleaned {
@@ -25,7 +19,11 @@ pub async fn run(args: LogoutArgs) -> anyhow::Result<()> {
     }
 
     let count = removed.len();
-    let noun = if count == 1 { "certificate" } else { "certificates" };
+    let noun = if count == 1 {
+        "certificate"
+    } else {
+        "certificates"
+    };
     match &args.role {
         Some(role) => println!("jit: removed {count} {noun} of role {role} from ssh-agent"),
         None => println!("jit: removed {count} jit {noun} from ssh-agent"),

@@ -124,6 +124,9 @@ mod tests {
 
     #[test]
     fn the_flag_wins() {
-        assert_eq!(read_code(Some("654321")).unwrap().unwrap().as_str(), "654321");
+        assert_eq!(
+            read_code(Some("654321")).unwrap().unwrap().as_str(),
+            "654321"
+        );
     }
 }

@@ -94,7 +94,10 @@ mod tests {
             role("any", &["*"]),
         ];
         assert_eq!(select_for_host(&roles, "WEB-1").unwrap().name, "web");
-        assert_eq!(select_for_host(&roles, "a.web.example").unwrap().name, "web");
+        assert_eq!(
+            select_for_host(&roles, "a.web.example").unwrap().name,
+            "web"
+        );
         assert_eq!(select_for_host(&roles, "db-7").unwrap().name, "db");
         assert_eq!(select_for_host(&roles, "web-10").unwrap().name, "any");
     }
@@ -106,7 +109,10 @@ mod tests {
         let text = crate::error::report(&err);
         assert!(text.contains("db (hosts: db-*)"), "{text}");
         assert!(text.contains("ops (hosts: none; use --role)"), "{text}");
-        assert!(text.contains("hint: pick a role with `--role ROLE`"), "{text}");
+        assert!(
+            text.contains("hint: pick a role with `--role ROLE`"),
+            "{text}"
+        );
         assert!(select_for_host(&[], "x").is_err());
     }
 
@@ -118,6 +124,9 @@ mod tests {
             roles: vec![role("web", &["web-*"])],
         };
         let text = describe(&whoami);
-        assert!(text.contains("web: principals deploy; hosts web-*; ttl 15m (max 1h)"), "{text}");
+        assert!(
+            text.contains("web: principals deploy; hosts web-*; ttl 15m (max 1h)"),
+            "{text}"
+        );
     }
 }

@@ -78,7 +78,9 @@ mod tests {
         let good = signed_bytes("POST", "/v1/whoami", body);
         assert!(public.verify(SIGNATURE_NAMESPACE, &good, &sig).is_ok());
         let other_path = signed_bytes("POST", "/v1/certificates", body);
-        assert!(public.verify(SIGNATURE_NAMESPACE, &other_path, &sig).is_err());
+        assert!(public
+            .verify(SIGNATURE_NAMESPACE, &other_path, &sig)
+            .is_err());
     }
 
     #[test]

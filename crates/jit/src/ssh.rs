@@ -89,7 +89,7 @@ impl SshInvocation<'_> {
             args.push(value);
         };
         option("IdentitiesOnly=yes".into());
-        option(prefixed("IdentityFile=", self.public_key));
+        option(prefixed("IdentityFile=", self.certificate));
         option(prefixed("CertificateFile=", self.certificate));
         if let Some(port) = self.port {
             args.push("-p".into());
@@ -122,7 +122,7 @@ pub async fn run(args: SshArgs) -> anyhow::Result<()> {
     let config = home.confirmed_config()?;
     let destination = Destination::parse(&args.destination)?;
     let mut agent = Agent::from_env().await?;
-    let session = Session::new(&home, &config)?;
+    let session = ServerSession::new(&home, &config)?;
 
     let role = match &args.role {
         Some(role) => role.clone(),
@@ -153,9 +153,12 @@ pub async fn run(args: SshArgs) -> anyhow::Result<()> {
         }
     };
 
-    let public_key = PublicKey::new(certificate.public_key().clone(), crate::agent::comment_for(&role))
-        .to_openssh()
-        .context("cannot encode the certificate's public key")?;
+    let public_key = PublicKey::new(
+        certificate.public_key().clone(),
+        crate::agent::comment_for(&role),
+    )
+    .to_openssh()
+    .context("cannot encode the certificate's public key")?;
     let certificate_line = certificate
         .to_openssh()
         .context("cannot encode the certificate")?;
@@ -188,14 +191,14 @@ pub fn reusable(mut certificates: Vec<JitCertificate>, now: u64) -> Option<JitCe
 }
 
 /// Talking to the server as this device.
-struct Session<'a> {
+struct ServerSession<'a> {
     home: &'a Home,
     client: Client,
 }
 
-impl<'a> Session<'a> {
+impl<'a> ServerSession<'a> {
     fn new(home: &'a Home, config: &Config) -> anyhow::Result<Self> {
-        Ok(Session {
+        Ok(ServerSession {
             home,
             client: Client::new(&config.server_url, &config.tls_sha256)?,
         })
@@ -221,8 +224,8 @@ impl<'a> Session<'a> {
         args: &SshArgs,
     ) -> anyhow::Result<Certificate> {
         let device = self.home.load_device_key()?;
-        let key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519)
-            .context("cannot create a key")?;
+        let key =
+            PrivateKey::random(&mut OsRng, Algorithm::Ed25519).context("cannot create a key")?;
         let code = otp::require_code(args.otp.as_deref())?;
         let body = CertificateRequest {
             freshness: signing::freshness(clock::now()),
@@ -303,9 +306,18 @@ mod tests {
         let principals = vec!["deploy".to_string(), "web".to_string()];
         let with_user = Destination::parse("root@h").unwrap();
         let bare = Destination::parse("h").unwrap();
-        assert_eq!(login_for(Some("x"), &with_user, &principals).as_deref(), Some("x"));
-        assert_eq!(login_for(None, &with_user, &principals).as_deref(), Some("root"));
-        assert_eq!(login_for(None, &bare, &principals).as_deref(), Some("deploy"));
+        assert_eq!(
+            login_for(Some("x"), &with_user, &principals).as_deref(),
+            Some("x")
+        );
+        assert_eq!(
+            login_for(None, &with_user, &principals).as_deref(),
+            Some("root")
+        );
+        assert_eq!(
+            login_for(None, &bare, &principals).as_deref(),
+            Some("deploy")
+        );
         assert_eq!(login_for(None, &bare, &[]), None);
     }
 
@@ -330,9 +342,22 @@ mod tests {
         assert_eq!(
             args,
             [
-                "-o", "IdentitiesOnly=yes", "-o", "IdentityFile=/h/run/web.pub", "-o",
-                "CertificateFile=/h/run/web-cert.pub", "-p", "2222", "-l", "deploy", "-o",
-                "StrictHostKeyChecking=no", "--", "web-1", "ls", "-la",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "IdentityFile=/h/run/web-cert.pub",
+                "-o",
+                "CertificateFile=/h/run/web-cert.pub",
+                "-p",
+                "2222",
+                "-l",
+                "deploy",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "--",
+                "web-1",
+                "ls",
+                "-la",
             ]
         );
     }

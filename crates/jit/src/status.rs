@@ -133,3 +133,51 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ssh_key::certificate::{Builder, CertType};
+    use ssh_key::rand_core::OsRng;
+    use ssh_key::{Algorithm, PrivateKey};
+
+    fn jit_cert(role: &str, serial: u64, valid_before: u64) -> JitCertificate {
+        let ca = PrivateKey::random(&mut OsRng, Algorithm::Ed25519).unwrap();
+        let key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519).unwrap();
+        let mut builder =
+            Builder::new_with_random_nonce(&mut OsRng, key.public_key(), 100, valid_before)
+                .unwrap();
+        builder.serial(serial).unwrap();
+        builder.key_id(format!("alice@{role}#{serial}")).unwrap();
+        builder.cert_type(CertType::User).unwrap();
+        builder.valid_principal("deploy").unwrap();
+        JitCertificate {
+            role: role.to_string(),
+            certificate: builder.sign(&ca).unwrap(),
+        }
+    }
+
+    #[test]
+    fn expired_certificates_are_marked() {
+        let now = 10_000;
+        let certs = [jit_cert("web", 1, now + 600), jit_cert("db", 2, now - 1)];
+        let status = Status::new(None, &certs, now);
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(json["enrolled"], serde_json::Value::Null);
+        assert_eq!(json["certificates"][0]["seconds_left"], 600);
+        assert_eq!(json["certificates"][0]["key_id"], "alice@web#1");
+        assert_eq!(json["certificates"][1]["expired"], true);
+        assert_eq!(json["certificates"][1]["seconds_left"], 0);
+        let text = status.to_text();
+        assert!(
+            text.contains("not enrolled (run `jit enroll TOKEN`)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("web: alice@web#1 (serial 1) for deploy;"),
+            "{text}"
+        );
+        assert!(text.contains("(10m left)"), "{text}");
+        assert!(text.contains("(EXPIRED)"), "{text}");
+    }
+}

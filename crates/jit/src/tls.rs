@@ -65,7 +65,7 @@ impl ServerCertVerifier for PinnedVerifier {
             return Ok(ServerCertVerified::assertion());
         }
         let seen_hex = hex::encode(seen);
-        tracing::warn!(expected = %hex::encode(self.pin), seen = %seen_hex, "server TLS certificate does not match the pin");
+        tracing::debug!(expected = %hex::encode(self.pin), seen = %seen_hex, "server TLS certificate does not match the pin");
         if let Ok(mut record) = self.mismatch.lock() {
             *record = Some(seen_hex);
         }
@@ -129,7 +129,10 @@ pub fn pinned_client_config(
 mod tests {
     use super::*;
 
-    fn verify(verifier: &PinnedVerifier, der: &CertificateDer<'_>) -> Result<ServerCertVerified, Error> {
+    fn verify(
+        verifier: &PinnedVerifier,
+        der: &CertificateDer<'_>,
+    ) -> Result<ServerCertVerified, Error> {
         let name = ServerName::try_from("localhost").unwrap();
         verifier.verify_server_cert(der, &[], &name, &[], UnixTime::now())
     }

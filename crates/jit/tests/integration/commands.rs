@@ -1,0 +1,358 @@
+//! The `jit` binary end to end against the fake jitd, a real ssh-agent, and a stand-in
+//! for ssh that records its arguments.
+
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::fake_jitd::{FakeJitd, GOOD_CODE, TOTP_SECRET};
+use crate::ssh_agent::TestAgent;
+
+/// Exit status of the stand-in ssh, to check that jit's exit status is ssh's.
+const FAKE_SSH_STATUS: i32 = 7;
+
+struct Bench {
+    server: FakeJitd,
+    agent: TestAgent,
+    dir: tempfile::TempDir,
+}
+
+impl Bench {
+    fn new() -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("fake-ssh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$JIT_TEST_SSH_LOG\"\n\
+                 printf 'SSH_AUTH_SOCK=%s\\n' \"$SSH_AUTH_SOCK\" >> \"$JIT_TEST_SSH_LOG\"\n\
+                 cat > \"$JIT_TEST_SSH_LOG.stdin\"\n\
+                 exit {FAKE_SSH_STATUS}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Bench {
+            server: FakeJitd::start(),
+            agent: TestAgent::start(),
+            dir,
+        }
+    }
+
+    fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    fn ssh_log(&self) -> PathBuf {
+        self.dir.path().join("ssh.log")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_jit"));
+        cmd.args(args)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("JIT_LOG")
+            .env("JIT_HOME", self.home())
+            .env("SSH_AUTH_SOCK", self.agent.socket())
+            .env("JIT_SSH", self.dir.path().join("fake-ssh"))
+            .env("JIT_TEST_SSH_LOG", self.ssh_log());
+        cmd
+    }
+
+    fn run_cmd(mut cmd: Command, stdin: &str) -> Output {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        Self::run_cmd(self.command(args), stdin)
+    }
+
+    fn enroll(&self) {
+        let out = self.run(&["enroll", &self.server.token(), "--otp", GOOD_CODE], "");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+
+    fn config(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.home().join("config.json")).unwrap()).unwrap()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn enroll_ssh_reuse_status_and_logout() {
+    let bench = Bench::new();
+    let out = bench.run(
+        &["enroll", &bench.server.token(), "--name", "laptop"],
+        "123 456\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains('█') || stdout.contains('▀'),
+        "a QR code: {stdout}"
+    );
+    assert!(stdout.contains("otpauth://totp/jit:alice"), "{stdout}");
+    assert!(stdout.contains(TOTP_SECRET), "{stdout}");
+    assert!(stdout.contains("enrollment confirmed"), "{stdout}");
+    assert!(
+        stdout.contains("web: principals deploy,web; hosts web-*, *.web.example; ttl 15m (max 1h)")
+    );
+    assert_eq!(bench.config()["confirmed"], true);
+    assert_eq!(mode(&bench.home()), 0o700);
+    assert_eq!(mode(&bench.home().join("device_ed25519")), 0o600);
+
+    // First connection: a code from stdin, a new certificate, ssh with the run/ files.
+    let out = bench.run(&["ssh", "web-1", "uptime", "-a"], "123456\nleft for ssh\n");
+    assert_eq!(out.status.code(), Some(FAKE_SSH_STATUS), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("jit: certificate alice@web#1 for deploy,web valid 15m (until "),
+        "{}",
+        text(&out)
+    );
+    let run = bench.home().join("run");
+    let args = std::fs::read_to_string(bench.ssh_log()).unwrap();
+    let expected = format!(
+        "-o\nIdentitiesOnly=yes\n-o\nIdentityFile={0}/web-cert.pub\n-o\nCertificateFile={0}/web-cert.pub\n\
+         -l\ndeploy\n--\nweb-1\nuptime\n-a\nSSH_AUTH_SOCK={1}\n",
+        run.display(),
+        bench.agent.socket().display()
+    );
+    assert_eq!(args, expected);
+    let rest = std::fs::read_to_string(bench.dir.path().join("ssh.log.stdin")).unwrap();
+    assert_eq!(rest, "left for ssh\n", "ssh gets the rest of stdin");
+    assert_eq!(mode(&run.join("web.pub")), 0o600, "ssh refuses a readable IdentityFile");
+    assert_eq!(mode(&run.join("web-cert.pub")), 0o600);
+    for entry in std::fs::read_dir(&run).unwrap() {
+        let content = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(!content.contains("PRIVATE KEY"));
+    }
+    let listing = bench.agent.list();
+    assert!(listing.contains("jit:web (ED25519-CERT)"), "{listing}");
+    let keygen = Command::new("ssh-keygen")
+        .arg("-L")
+        .arg("-f")
+        .arg(run.join("web-cert.pub"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&keygen.stdout).contains("alice@web#1"));
+
+    // Second connection: the certificate is reused without a code or a server request.
+    let requests = bench.server.paths().len();
+    let out = bench.run(&["ssh", "-p", "2222", "root@web-2"], "");
+    assert_eq!(out.status.code(), Some(FAKE_SSH_STATUS), "{}", text(&out));
+    assert!(stderr(&out).contains("jit: reusing certificate alice@web#1 for deploy,web (15m left)"));
+    assert_eq!(bench.server.paths().len(), requests + 1, "only whoami");
+    let args = std::fs::read_to_string(bench.ssh_log()).unwrap();
+    assert!(args.contains("-p\n2222\n-l\nroot\n--\nweb-2\n"), "{args}");
+
+    // Another role needs a code; none on stdin is an error that says what to do.
+    let out = bench.run(&["ssh", "--role", "db", "db-1"], "");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("error: no TOTP code was given"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stderr(&out).contains("hint: pass `--otp CODE`"),
+        "{}",
+        text(&out)
+    );
+
+    let out = bench.run(&["ssh", "--otp", GOOD_CODE, "--ttl", "5m", "db-1"], "");
+    assert_eq!(out.status.code(), Some(FAKE_SSH_STATUS), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("alice@db#2 for dba valid 5m"),
+        "{}",
+        text(&out)
+    );
+
+    let out = bench.run(&["status", "--json"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["enrolled"]["user"], "alice");
+    assert_eq!(status["enrolled"]["confirmed"], true);
+    let certs = status["certificates"].as_array().unwrap();
+    assert_eq!(certs.len(), 2);
+    assert_eq!(certs[0]["role"], "web");
+    assert_eq!(certs[0]["key_id"], "alice@web#1");
+    assert_eq!(certs[0]["principals"], serde_json::json!(["deploy", "web"]));
+    assert!(certs[0]["seconds_left"].as_u64().unwrap() > 800);
+
+    let out = bench.run(&["status"], "");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("web: alice@web#1 (serial 1) for deploy,web")
+    );
+
+    let out = bench.run(&["logout", "--role", "db"], "");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed 1 certificate of role db"));
+    assert!(!run.join("db.pub").exists());
+    assert!(run.join("web.pub").exists());
+    let out = bench.run(&["logout"], "");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("removed 1 jit certificate"),
+        "{}",
+        text(&out)
+    );
+    assert!(!bench.agent.list().contains("CERT"));
+    assert_eq!(std::fs::read_dir(&run).unwrap().count(), 0);
+}
+
+#[test]
+fn enrollment_without_a_code_stays_pending_until_confirmed() {
+    let bench = Bench::new();
+    let out = bench.run(&["enroll", &bench.server.token()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(stderr(&out).contains(
+        "enrollment is registered but not confirmed; finish with `jit enroll --confirm`"
+    ));
+    assert_eq!(bench.config()["confirmed"], false);
+
+    let out = bench.run(&["ssh", "web-1"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("hint: finish it with `jit enroll --confirm`"),
+        "{}",
+        text(&out)
+    );
+
+    let out = bench.run(&["enroll", &bench.server.token()], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is pending"), "{}", text(&out));
+
+    let out = bench.run(&["enroll", "--confirm"], "000000\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("wrong code (invalid_otp)"),
+        "{}",
+        text(&out)
+    );
+    assert!(!stderr(&out).contains("000000"), "codes are never echoed");
+
+    let out = bench.run(&["enroll", "--confirm"], "123-456\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(bench.config()["confirmed"], true);
+
+    // --force replaces the device key.
+    let before = bench.config()["device_fingerprint"].clone();
+    let out = bench.run(
+        &[
+            "enroll",
+            "--force",
+            &bench.server.token(),
+            "--otp",
+            GOOD_CODE,
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_ne!(bench.config()["device_fingerprint"], before);
+}
+
+#[test]
+fn enroll_json_prints_one_object_and_no_qr_code() {
+    let bench = Bench::new();
+    let out = bench.run(
+        &[
+            "enroll",
+            &bench.server.token(),
+            "--json",
+            "--otp",
+            GOOD_CODE,
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let object: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(object["user"], "alice");
+    assert_eq!(object["totp_secret"], TOTP_SECRET);
+    assert!(object["device"].as_str().unwrap().starts_with("SHA256:"));
+    assert!(object["otpauth_uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://"));
+}
+
+#[test]
+fn errors_say_what_to_do() {
+    let bench = Bench::new();
+    let out = bench.run(&["enroll", "garbage"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("jit1_"), "{}", text(&out));
+
+    let out = bench.run(
+        &["enroll", &bench.server.token_with_pin(&"11".repeat(32))],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("does not match the one in your enrollment"),
+        "{}",
+        text(&out)
+    );
+    assert!(!bench.home().join("config.json").exists());
+
+    let out = bench.run(&["ssh", "web-1"], "");
+    assert!(
+        stderr(&out).contains("hint: run `jit enroll TOKEN`"),
+        "{}",
+        text(&out)
+    );
+
+    bench.enroll();
+    let out = bench.run(&["ssh", "mail-1"], "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("none of your roles matches host \"mail-1\""),
+        "{err}"
+    );
+    assert!(err.contains("web (hosts: web-*, *.web.example)"), "{err}");
+    assert!(
+        err.contains("hint: pick a role with `--role ROLE`"),
+        "{err}"
+    );
+
+    for args in [&["ssh", "web-1"][..], &["status"][..], &["logout"][..]] {
+        let mut cmd = bench.command(args);
+        cmd.env_remove("SSH_AUTH_SOCK");
+        let out = Bench::run_cmd(cmd, "");
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out).starts_with("error: no ssh-agent is running")
+                && stderr(&out)
+                    .contains("hint: start one with `eval \"$(ssh-agent)\"` and try again"),
+            "{}",
+            text(&out)
+        );
+    }
+}

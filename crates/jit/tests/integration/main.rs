@@ -1,0 +1,12 @@
+//! Integration tests of `jit` with a real ssh-agent, a pinned-TLS fake jitd and the binary.
+
+// Test code: a panic is a test failure (mirrors `allow-unwrap-in-tests` in clippy.toml,
+// which does not reach helper modules outside `#[test]` functions).
+#![allow(clippy::unwrap_used)]
+
+mod agent;
+mod ca;
+mod commands;
+mod fake_jitd;
+mod http;
+mod ssh_agent;
