@@ -41,10 +41,24 @@ impl Ca {
     /// `jitd init` on a free loopback port with an encrypted CA, then install `policy`.
     pub fn init(policy: &str) -> Ca {
         let dir = scratch_dir("jit-ca-");
-        write_file(&dir.path().join("passphrase"), "correct horse battery staple\n", 0o600);
+        write_file(
+            &dir.path().join("passphrase"),
+            "correct horse battery staple\n",
+            0o600,
+        );
         let port = free_port();
-        let ca = Ca { dir, port, server: None };
-        let out = ca.jitd(&["init", "--listen", &format!("127.0.0.1:{port}"), "--passphrase-file", &ca.passphrase_file()]);
+        let ca = Ca {
+            dir,
+            port,
+            server: None,
+        };
+        let out = ca.jitd(&[
+            "init",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--passphrase-file",
+            &ca.passphrase_file(),
+        ]);
         assert!(out.status.success(), "jitd init failed: {}", out.describe());
         std::fs::write(ca.data_dir().join("policy.toml"), policy).expect("write policy");
         ca
@@ -72,14 +86,21 @@ impl Ca {
     /// Run `jitd --data-dir DATA ARGS...` to completion.
     pub fn jitd(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(binary("jitd"));
-        cmd.arg("--data-dir").arg(self.data_dir()).args(args).env_remove("JITD_CA_PASSPHRASE");
+        cmd.arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args)
+            .env_remove("JITD_CA_PASSPHRASE");
         run_with_timeout(&mut cmd, Duration::from_secs(60)).expect("jitd finishes")
     }
 
     /// Run a jitd command that must succeed; returns its stdout.
     pub fn jitd_ok(&self, args: &[&str]) -> String {
         let out = self.jitd(args);
-        assert!(out.status.success(), "jitd {args:?} failed: {}", out.describe());
+        assert!(
+            out.status.success(),
+            "jitd {args:?} failed: {}",
+            out.describe()
+        );
         out.stdout_text()
     }
 
@@ -108,7 +129,10 @@ impl Ca {
 
     /// The server's log so far.
     pub fn server_log(&self) -> Vec<String> {
-        self.server.as_ref().map(ChildGuard::stderr_lines).unwrap_or_default()
+        self.server
+            .as_ref()
+            .map(ChildGuard::stderr_lines)
+            .unwrap_or_default()
     }
 
     /// The user CA public key line (for sshd's TrustedUserCAKeys).
@@ -126,7 +150,11 @@ impl Ca {
     /// `jitd audit verify` succeeds.
     pub fn assert_log_verifies(&self) {
         let out = self.jitd(&["audit", "verify"]);
-        assert!(out.status.success(), "the log does not verify: {}", out.describe());
+        assert!(
+            out.status.success(),
+            "the log does not verify: {}",
+            out.describe()
+        );
     }
 
     /// The log records (parsed bodies) from `jitd audit export`.
@@ -142,7 +170,10 @@ impl Ca {
 
     /// How many certificates the log says were issued.
     pub fn issued_count(&self) -> usize {
-        self.log_records().iter().filter(|r| r["type"] == "issued").count()
+        self.log_records()
+            .iter()
+            .filter(|r| r["type"] == "issued")
+            .count()
     }
 }
 
@@ -157,9 +188,16 @@ impl Engineer {
     /// secret from its output, then `jit enroll --confirm --otp CODE`.
     pub fn enroll(token: &str) -> Engineer {
         let home = scratch_dir("jit-home-");
-        let mut engineer = Engineer { home, secret: String::new() };
+        let mut engineer = Engineer {
+            home,
+            secret: String::new(),
+        };
         let out = engineer.run(&["enroll", token], None, None);
-        assert!(out.status.success(), "jit enroll failed: {}", out.describe());
+        assert!(
+            out.status.success(),
+            "jit enroll failed: {}",
+            out.describe()
+        );
         let text = out.stdout_text();
         engineer.secret = text
             .split("secret=")
@@ -169,7 +207,11 @@ impl Engineer {
             .to_string();
         let code = engineer.code(0);
         let out = engineer.run(&["enroll", "--confirm", "--otp", &code], None, None);
-        assert!(out.status.success(), "jit enroll --confirm failed: {}", out.describe());
+        assert!(
+            out.status.success(),
+            "jit enroll --confirm failed: {}",
+            out.describe()
+        );
         engineer
     }
 
@@ -181,7 +223,9 @@ impl Engineer {
     /// The TOTP code `offset` seconds from now (the server accepts ±1 step of 30 s).
     pub fn code(&self, offset: u64) -> String {
         let mut cmd = Command::new(binary("totp-code"));
-        cmd.arg(&self.secret).arg("--offset").arg(offset.to_string());
+        cmd.arg(&self.secret)
+            .arg("--offset")
+            .arg(offset.to_string());
         let out = run_with_timeout(&mut cmd, Duration::from_secs(10)).expect("totp-code");
         assert!(out.status.success(), "totp-code failed: {}", out.describe());
         out.stdout_text().trim().to_string()
@@ -190,7 +234,9 @@ impl Engineer {
     /// Run `jit ARGS...` with this JIT_HOME, an optional agent and optional stdin text.
     pub fn run(&self, args: &[&str], agent: Option<&SshAgent>, stdin: Option<&str>) -> Output {
         let mut cmd = Command::new(binary("jit"));
-        cmd.args(args).env("JIT_HOME", self.home.path()).env_remove("SSH_AUTH_SOCK");
+        cmd.args(args)
+            .env("JIT_HOME", self.home.path())
+            .env_remove("SSH_AUTH_SOCK");
         if let Some(agent) = agent {
             cmd.env("SSH_AUTH_SOCK", agent.socket());
         }
@@ -225,7 +271,9 @@ pub fn sqlite_exec(database: &Path, sql: &str) {
         .expect("a tokio runtime");
     runtime.block_on(async {
         let url = format!("sqlite://{}", database.display());
-        let pool = sqlx::SqlitePool::connect(&url).await.expect("open the database");
+        let pool = sqlx::SqlitePool::connect(&url)
+            .await
+            .expect("open the database");
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
             .execute(&pool)
             .await

@@ -292,7 +292,11 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<Output, 
 }
 
 /// Like [`run_with_timeout`], with the given standard input.
-pub fn run_with_stdin(cmd: &mut Command, stdin: Stdio, timeout: Duration) -> Result<Output, TimedOut> {
+pub fn run_with_stdin(
+    cmd: &mut Command,
+    stdin: Stdio,
+    timeout: Duration,
+) -> Result<Output, TimedOut> {
     let command = format!("{cmd:?}");
     let mut child = cmd
         .stdin(stdin)

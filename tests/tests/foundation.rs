@@ -2,6 +2,7 @@
 //! 127.0.0.1. Enroll, `jit ssh` runs a remote command with a certificate sshd accepts, the
 //! agent's certificate is reused, and every refusal leaves no certificate and a log that
 //! still verifies.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic on purpose
 
 use std::time::Duration;
 
@@ -63,7 +64,10 @@ impl World {
             "-p".into(),
             self.sshd.port().to_string(),
             "-o".into(),
-            format!("UserKnownHostsFile={}", self.sshd.known_hosts_file().display()),
+            format!(
+                "UserKnownHostsFile={}",
+                self.sshd.known_hosts_file().display()
+            ),
             "-o".into(),
             "StrictHostKeyChecking=yes".into(),
             "-o".into(),
@@ -72,7 +76,13 @@ impl World {
         ]
     }
 
-    fn jit_ssh(&self, engineer: &Engineer, before: &[&str], target: &str, command: &[&str]) -> std::process::Output {
+    fn jit_ssh(
+        &self,
+        engineer: &Engineer,
+        before: &[&str],
+        target: &str,
+        command: &[&str],
+    ) -> std::process::Output {
         let mut args: Vec<String> = vec!["ssh".into()];
         args.extend(before.iter().map(|s| s.to_string()));
         args.extend(self.ssh_args(target));
@@ -99,12 +109,24 @@ fn enroll_then_jit_ssh_runs_a_command_and_reuses_the_agent_certificate() {
     assert_eq!(info.key_id, format!("alice@e2e#{}", info.serial));
     assert_ne!(info.serial, 0);
     assert!(info.is_user_certificate());
-    let accepted = format!("Accepted certificate ID \"{}\" (serial {})", info.key_id, info.serial);
-    assert!(w.sshd.wait_for_log(&accepted, Duration::from_secs(5)), "sshd log: {}", w.sshd.log());
-    let issued: Vec<_> = w.ca.log_records().into_iter().filter(|r| r["type"] == "issued").collect();
+    let accepted = format!(
+        "Accepted certificate ID \"{}\" (serial {})",
+        info.key_id, info.serial
+    );
+    assert!(
+        w.sshd.wait_for_log(&accepted, Duration::from_secs(5)),
+        "sshd log: {}",
+        w.sshd.log()
+    );
+    let issued: Vec<_> =
+        w.ca.log_records()
+            .into_iter()
+            .filter(|r| r["type"] == "issued")
+            .collect();
     assert_eq!(issued.len(), 1);
     assert_eq!(issued[0]["serial"], info.serial);
-    let validity = issued[0]["valid_before"].as_u64().unwrap() - issued[0]["valid_after"].as_u64().unwrap();
+    let validity =
+        issued[0]["valid_before"].as_u64().unwrap() - issued[0]["valid_after"].as_u64().unwrap();
     assert_eq!(validity, 10 * 60 + 30, "ttl 10m plus the 30 s backdate");
     assert_eq!(w.agent.list_certificates().len(), 1, "{}", w.agent.list());
 
@@ -131,10 +153,22 @@ fn sshd_refuses_an_account_outside_the_role_principals() {
     let w = world();
     let alice = Engineer::enroll(&w.ca.add_user("alice", "sre"));
     let code = alice.code(30);
-    let out = w.jit_ssh(&alice, &["--otp", &code, "--role", "e2e"], &format!("{OTHER}@127.0.0.1"), &["id"]);
-    assert!(!out.status.success(), "login as {OTHER} must be refused: {}", out.describe());
+    let out = w.jit_ssh(
+        &alice,
+        &["--otp", &code, "--role", "e2e"],
+        &format!("{OTHER}@127.0.0.1"),
+        &["id"],
+    );
     assert!(
-        w.sshd.wait_for_log("Certificate does not contain an authorized principal", Duration::from_secs(5)),
+        !out.status.success(),
+        "login as {OTHER} must be refused: {}",
+        out.describe()
+    );
+    assert!(
+        w.sshd.wait_for_log(
+            "Certificate does not contain an authorized principal",
+            Duration::from_secs(5)
+        ),
         "sshd log: {}",
         w.sshd.log()
     );
@@ -145,12 +179,23 @@ fn a_missing_agent_is_reported_with_how_to_start_one() {
     let w = world();
     let alice = Engineer::enroll(&w.ca.add_user("alice", "sre"));
     let code = alice.code(30);
-    let out = alice.run(&["ssh", "--otp", &code, &format!("{DEPLOY}@127.0.0.1"), "id"], None, None);
+    let out = alice.run(
+        &["ssh", "--otp", &code, &format!("{DEPLOY}@127.0.0.1"), "id"],
+        None,
+        None,
+    );
     assert!(!out.status.success());
     let err = out.stderr_text();
     assert!(err.contains("ssh-agent"), "{err}");
-    assert!(err.contains("eval"), "the hint says how to start one: {err}");
-    assert_eq!(w.ca.issued_count(), 0, "nothing was issued without an agent to hold it");
+    assert!(
+        err.contains("eval"),
+        "the hint says how to start one: {err}"
+    );
+    assert_eq!(
+        w.ca.issued_count(),
+        0,
+        "nothing was issued without an agent to hold it"
+    );
 }
 
 #[test]
@@ -163,28 +208,51 @@ fn refusals_through_the_cli_issue_nothing_and_keep_the_log_verifiable() {
     // The enrollment token was used: a second enrollment with it is refused.
     let other_home = Engineer::try_enroll_output(&token);
     assert!(!other_home.status.success());
-    assert!(other_home.stderr_text().contains("already used"), "{}", other_home.describe());
+    assert!(
+        other_home.stderr_text().contains("already used"),
+        "{}",
+        other_home.describe()
+    );
 
     // Role not allowed: 403 with the reason.
     let code = alice.code(30);
     let out = w.jit_ssh(&alice, &["--otp", &code, "--role", "db"], &target, &["id"]);
     assert!(!out.status.success());
-    assert!(out.stderr_text().contains("dba"), "the reason names the needed group: {}", out.describe());
+    assert!(
+        out.stderr_text().contains("dba"),
+        "the reason names the needed group: {}",
+        out.describe()
+    );
 
     // Same code again (it was consumed by the refused request above? no: policy is checked
     // after the code, so the code is spent) -> replayed.
     let out = w.jit_ssh(&alice, &["--otp", &code, "--role", "e2e"], &target, &["id"]);
     assert!(!out.status.success());
-    assert!(out.stderr_text().contains("already used"), "{}", out.describe());
+    assert!(
+        out.stderr_text().contains("already used"),
+        "{}",
+        out.describe()
+    );
 
     // Wrong codes: five are "wrong", the sixth is "too many".
-    let wrong = format!("{:06}", (alice.code(0).parse::<u32>().unwrap() + 500_000) % 1_000_000);
+    let wrong = format!(
+        "{:06}",
+        (alice.code(0).parse::<u32>().unwrap() + 500_000) % 1_000_000
+    );
     for _ in 0..4 {
         let out = w.jit_ssh(&alice, &["--otp", &wrong], &target, &["id"]);
-        assert!(out.stderr_text().contains("wrong TOTP code"), "{}", out.describe());
+        assert!(
+            out.stderr_text().contains("wrong TOTP code"),
+            "{}",
+            out.describe()
+        );
     }
     let out = w.jit_ssh(&alice, &["--otp", &alice.code(0)], &target, &["id"]);
-    assert!(out.stderr_text().contains("too many wrong codes"), "replayed counted, then locked: {}", out.describe());
+    assert!(
+        out.stderr_text().contains("too many wrong codes"),
+        "replayed counted, then locked: {}",
+        out.describe()
+    );
 
     assert!(w.agent.list_certificates().is_empty());
     assert_eq!(w.ca.issued_count(), 0);
@@ -206,9 +274,18 @@ fn a_request_signed_by_an_unknown_device_key_is_refused() {
         .unwrap();
     assert!(out.status.success());
     let code = alice.code(30);
-    let out = w.jit_ssh(&alice, &["--otp", &code], &format!("{DEPLOY}@127.0.0.1"), &["id"]);
+    let out = w.jit_ssh(
+        &alice,
+        &["--otp", &code],
+        &format!("{DEPLOY}@127.0.0.1"),
+        &["id"],
+    );
     assert!(!out.status.success());
-    assert!(out.stderr_text().contains("no enrolled device"), "{}", out.describe());
+    assert!(
+        out.stderr_text().contains("no enrolled device"),
+        "{}",
+        out.describe()
+    );
     assert_eq!(w.ca.issued_count(), 0);
     w.ca.assert_log_verifies();
 }
@@ -218,18 +295,29 @@ fn editing_one_stored_record_makes_audit_verify_name_it() {
     let w = world();
     let alice = Engineer::enroll(&w.ca.add_user("alice", "sre"));
     let code = alice.code(30);
-    let out = w.jit_ssh(&alice, &["--otp", &code], &format!("{DEPLOY}@127.0.0.1"), &["true"]);
+    let out = w.jit_ssh(
+        &alice,
+        &["--otp", &code],
+        &format!("{DEPLOY}@127.0.0.1"),
+        &["true"],
+    );
     assert!(out.status.success(), "{}", out.describe());
     w.ca.assert_log_verifies();
     let records = w.ca.log_records();
     assert!(records.len() >= 3, "user added, enrolled, issued");
     let seq = records.iter().position(|r| r["type"] == "issued").unwrap() + 1;
 
-    let sql = format!("UPDATE log_entries SET body = replace(body, '\"alice\"', '\"mallory\"') WHERE seq = {seq}");
+    let sql = format!(
+        "UPDATE log_entries SET body = replace(body, '\"alice\"', '\"mallory\"') WHERE seq = {seq}"
+    );
     jit_e2e::jit::sqlite_exec(&w.ca.database(), &sql);
     let out = w.ca.jitd(&["audit", "verify"]);
     assert!(!out.status.success(), "an edited log must not verify");
-    assert!(out.stderr_text().contains(&format!("record {seq}")), "{}", out.describe());
+    assert!(
+        out.stderr_text().contains(&format!("record {seq}")),
+        "{}",
+        out.describe()
+    );
 }
 
 #[test]
@@ -245,7 +333,11 @@ fn jitd_stops_cleanly_on_sigterm() {
 fn policy_check_reports_errors_with_line_numbers_and_init_refuses_to_overwrite() {
     let ca = Ca::init(&policy());
     let bad = ca.data_dir().join("bad.toml");
-    std::fs::write(&bad, "[roles.x]\ngroups = [\"sre\"]\nprincipals = [\"root,admin\"]\nmax_ttl = \"forever\"\n").unwrap();
+    std::fs::write(
+        &bad,
+        "[roles.x]\ngroups = [\"sre\"]\nprincipals = [\"root,admin\"]\nmax_ttl = \"forever\"\n",
+    )
+    .unwrap();
     let out = ca.jitd(&["policy", "check", "--file", bad.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = out.stderr_text();
@@ -253,5 +345,9 @@ fn policy_check_reports_errors_with_line_numbers_and_init_refuses_to_overwrite()
     assert!(err.contains("line 4"), "{err}");
     let out = ca.jitd(&["init", "--insecure-no-passphrase"]);
     assert!(!out.status.success());
-    assert!(out.stderr_text().contains("refusing to overwrite"), "{}", out.describe());
+    assert!(
+        out.stderr_text().contains("refusing to overwrite"),
+        "{}",
+        out.describe()
+    );
 }

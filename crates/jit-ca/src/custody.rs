@@ -135,9 +135,15 @@ mod tests {
 
         let loaded = load_key_file(&path, Some(&pass)).expect("load");
         assert_eq!(loaded.public_key(), written.public_key());
-        assert!(matches!(load_key_file(&path, None), Err(Error::PassphraseNeeded { .. })));
+        assert!(matches!(
+            load_key_file(&path, None),
+            Err(Error::PassphraseNeeded { .. })
+        ));
         let wrong = Passphrase::new("wrong".into());
-        assert!(matches!(load_key_file(&path, Some(&wrong)), Err(Error::WrongPassphrase { .. })));
+        assert!(matches!(
+            load_key_file(&path, Some(&wrong)),
+            Err(Error::WrongPassphrase { .. })
+        ));
     }
 
     #[test]

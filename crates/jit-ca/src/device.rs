@@ -56,7 +56,11 @@ pub fn verify_request_signature(
     }
     let message = jit_proto::signing::signed_bytes(method, path, body);
     device
-        .verify(jit_proto::signing::SIGNATURE_NAMESPACE, &message, &signature)
+        .verify(
+            jit_proto::signing::SIGNATURE_NAMESPACE,
+            &message,
+            &signature,
+        )
         .map_err(|_| Error::BadSignature)
 }
 
@@ -96,7 +100,10 @@ mod tests {
     #[test]
     fn key_types_are_reported() {
         let key = PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519).expect("key");
-        assert_eq!(key_type(key.public_key()), ("ssh-ed25519".to_string(), None));
+        assert_eq!(
+            key_type(key.public_key()),
+            ("ssh-ed25519".to_string(), None)
+        );
         assert!(is_device_key_type(key.public_key()));
         assert!(parse_public_key("ssh-ed25519 !!!").is_err());
     }

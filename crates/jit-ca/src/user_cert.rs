@@ -83,7 +83,9 @@ pub fn sign_user_certificate(
     request: &UserCertificateRequest<'_>,
 ) -> Result<IssuedCertificate> {
     if request.principals.is_empty() {
-        return Err(Error::Certificate("a certificate needs at least one principal".into()));
+        return Err(Error::Certificate(
+            "a certificate needs at least one principal".into(),
+        ));
     }
     for principal in request.principals {
         jit_proto::names::validate_principal(principal)
@@ -109,7 +111,9 @@ pub fn sign_user_certificate(
         .and_then(|b| b.key_id(key_id.clone()))
         .map_err(cert_error)?;
     for principal in request.principals {
-        builder.valid_principal(principal.clone()).map_err(cert_error)?;
+        builder
+            .valid_principal(principal.clone())
+            .map_err(cert_error)?;
     }
     for (name, value) in request.critical_options {
         builder
@@ -151,18 +155,39 @@ mod tests {
     use ssh_key::{Algorithm, PrivateKey};
 
     fn ca() -> Ed25519Signer {
-        Ed25519Signer::new(ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng), "ca")
+        Ed25519Signer::new(
+            ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng),
+            "ca",
+        )
     }
 
     #[test]
     fn validity_is_checked_arithmetic() {
         let m = Duration::from_secs(60);
-        assert_eq!(validity(1000, Duration::from_secs(30), m).expect("ok"), (970, 1060));
-        assert!(validity(10, Duration::from_secs(30), m).is_err(), "valid_after would underflow");
-        assert!(validity(30, Duration::from_secs(30), m).is_err(), "valid_after would be 0");
-        assert!(validity(u64::MAX - 10, Duration::ZERO, m).is_err(), "overflow");
-        assert!(validity(u64::MAX - 60, Duration::ZERO, m).is_err(), "2^64-1 means forever");
-        assert!(validity(1000, Duration::ZERO, Duration::ZERO).is_err(), "zero ttl");
+        assert_eq!(
+            validity(1000, Duration::from_secs(30), m).expect("ok"),
+            (970, 1060)
+        );
+        assert!(
+            validity(10, Duration::from_secs(30), m).is_err(),
+            "valid_after would underflow"
+        );
+        assert!(
+            validity(30, Duration::from_secs(30), m).is_err(),
+            "valid_after would be 0"
+        );
+        assert!(
+            validity(u64::MAX - 10, Duration::ZERO, m).is_err(),
+            "overflow"
+        );
+        assert!(
+            validity(u64::MAX - 60, Duration::ZERO, m).is_err(),
+            "2^64-1 means forever"
+        );
+        assert!(
+            validity(1000, Duration::ZERO, Duration::ZERO).is_err(),
+            "zero ttl"
+        );
     }
 
     #[test]
@@ -191,8 +216,12 @@ mod tests {
         assert_eq!(cert.valid_before(), 1_800_000_900);
         assert_eq!(cert.cert_type(), CertType::User);
         let ca_fp = ca.public_key().fingerprint(ssh_key::HashAlg::Sha256);
-        cert.validate_at(1_800_000_100, &[ca_fp]).expect("valid under the CA");
-        assert!(cert.validate_at(1_800_000_900, &[ca_fp]).is_err(), "expired at valid_before");
+        cert.validate_at(1_800_000_100, &[ca_fp])
+            .expect("valid under the CA");
+        assert!(
+            cert.validate_at(1_800_000_900, &[ca_fp]).is_err(),
+            "expired at valid_before"
+        );
         assert_eq!(issued.sha256.len(), 64);
     }
 

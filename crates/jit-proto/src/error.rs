@@ -166,7 +166,11 @@ mod tests {
 
     #[test]
     fn codes_serialize_as_their_wire_names() {
-        for code in [ErrorCode::TooManyAttempts, ErrorCode::ReplayedOtp, ErrorCode::LogUnavailable] {
+        for code in [
+            ErrorCode::TooManyAttempts,
+            ErrorCode::ReplayedOtp,
+            ErrorCode::LogUnavailable,
+        ] {
             let json = serde_json::to_string(&code).expect("serialize");
             assert_eq!(json, format!("\"{}\"", code.as_str()));
         }

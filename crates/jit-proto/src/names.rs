@@ -87,14 +87,39 @@ mod tests {
     #[test]
     fn hostile_principals_are_refused() {
         for bad in [
-            "", "root,admin", "*", "ro?t", "!root", "ro\"ot", "a b", "a\tb", "a\nb", "\u{0}",
-            "-oProxyCommand", "ro/ot", "rооt", "a'b", "a\\b", "x\u{7f}",
+            "",
+            "root,admin",
+            "*",
+            "ro?t",
+            "!root",
+            "ro\"ot",
+            "a b",
+            "a\tb",
+            "a\nb",
+            "\u{0}",
+            "-oProxyCommand",
+            "ro/ot",
+            "rооt",
+            "a'b",
+            "a\\b",
+            "x\u{7f}",
         ] {
             assert!(validate_principal(bad).is_err(), "{bad:?} must be refused");
         }
         assert!(validate_principal(&"a".repeat(65)).is_err());
-        for good in ["root", "deploy", "alice.smith", "web-1.prod", "svc_x", "a@b", &"a".repeat(64)] {
-            assert!(validate_principal(good).is_ok(), "{good:?} must be accepted");
+        for good in [
+            "root",
+            "deploy",
+            "alice.smith",
+            "web-1.prod",
+            "svc_x",
+            "a@b",
+            &"a".repeat(64),
+        ] {
+            assert!(
+                validate_principal(good).is_ok(),
+                "{good:?} must be accepted"
+            );
         }
     }
 

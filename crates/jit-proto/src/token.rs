@@ -47,8 +47,13 @@ impl EnrollmentToken {
 
     /// Parse the text form (surrounding whitespace is ignored).
     pub fn decode(text: &str) -> Result<Self, TokenError> {
-        let body = text.trim().strip_prefix(PREFIX).ok_or(TokenError::Malformed)?;
-        let json = URL_SAFE_NO_PAD.decode(body).map_err(|_| TokenError::Malformed)?;
+        let body = text
+            .trim()
+            .strip_prefix(PREFIX)
+            .ok_or(TokenError::Malformed)?;
+        let json = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| TokenError::Malformed)?;
         serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)
     }
 }
@@ -66,9 +71,18 @@ mod tests {
         };
         let text = token.encode();
         assert!(text.starts_with("jit1_"));
-        assert_eq!(EnrollmentToken::decode(&format!(" {text}\n")), Ok(token.clone()));
-        assert_eq!(EnrollmentToken::decode("jit1_!!"), Err(TokenError::Malformed));
-        assert_eq!(EnrollmentToken::decode(&text[1..]), Err(TokenError::Malformed));
+        assert_eq!(
+            EnrollmentToken::decode(&format!(" {text}\n")),
+            Ok(token.clone())
+        );
+        assert_eq!(
+            EnrollmentToken::decode("jit1_!!"),
+            Err(TokenError::Malformed)
+        );
+        assert_eq!(
+            EnrollmentToken::decode(&text[1..]),
+            Err(TokenError::Malformed)
+        );
         assert!(!format!("{token:?}").contains("s3cret"));
     }
 }

@@ -68,7 +68,13 @@ pub trait Store: Send + Sync + 'static {
     async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<()>;
 
     /// Remember an enrollment token by the hash of its secret.
-    async fn add_enrollment_token(&self, token_hash: &str, user: &str, now: u64, expires_at: u64) -> Result<()>;
+    async fn add_enrollment_token(
+        &self,
+        token_hash: &str,
+        user: &str,
+        now: u64,
+        expires_at: u64,
+    ) -> Result<()>;
     /// Mark a token used, atomically, if it exists, is unused and unexpired; returns its user.
     async fn redeem_enrollment_token(&self, token_hash: &str, now: u64) -> Result<Option<String>>;
 
@@ -109,7 +115,8 @@ pub async fn open(database: &str, data_dir: &std::path::Path) -> Result<std::syn
     let path = database.strip_prefix("sqlite://").unwrap_or(database);
     if database.starts_with("postgres://") || database.starts_with("postgresql://") {
         return Err(Error::Corrupt(
-            "PostgreSQL is not supported by this build yet; use database = \"sqlite://jit.db\"".into(),
+            "PostgreSQL is not supported by this build yet; use database = \"sqlite://jit.db\""
+                .into(),
         ));
     }
     let path = data_dir.join(path);

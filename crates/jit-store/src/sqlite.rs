@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jit_log::{Entry, Record};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::Row as _;
 
 use crate::model::{CertificateRow, Device, NewDevice, User};
@@ -72,7 +74,10 @@ impl SqliteStore {
             sqlx::raw_sql(*sql)
                 .execute(&mut *tx)
                 .await
-                .map_err(|source| Error::Migration { version: *version, source })?;
+                .map_err(|source| Error::Migration {
+                    version: *version,
+                    source,
+                })?;
             sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, strftime('%s','now'))")
                 .bind(version)
                 .execute(&mut *tx)
@@ -145,7 +150,8 @@ impl Store for SqliteStore {
     }
 
     async fn add_user(&self, name: &str, groups: &[String], now: u64) -> Result<()> {
-        let groups_json = serde_json::to_string(groups).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let groups_json =
+            serde_json::to_string(groups).map_err(|e| Error::Corrupt(e.to_string()))?;
         sqlx::query("INSERT INTO users (name, groups_json, created_at) VALUES (?, ?, ?)")
             .bind(name)
             .bind(groups_json)
@@ -168,7 +174,9 @@ impl Store for SqliteStore {
     }
 
     async fn users(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query("SELECT * FROM users ORDER BY name").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM users ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(user_from_row).collect()
     }
 
@@ -184,7 +192,13 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn add_enrollment_token(&self, token_hash: &str, user: &str, now: u64, expires_at: u64) -> Result<()> {
+    async fn add_enrollment_token(
+        &self,
+        token_hash: &str,
+        user: &str,
+        now: u64,
+        expires_at: u64,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO enrollment_tokens (token_hash, user_name, created_at, expires_at) VALUES (?, ?, ?, ?)")
             .bind(token_hash)
             .bind(user)
@@ -246,11 +260,13 @@ impl Store for SqliteStore {
     }
 
     async fn confirm_device(&self, fingerprint: &str, now: u64) -> Result<()> {
-        let done = sqlx::query("UPDATE devices SET confirmed_at = ? WHERE fingerprint = ? AND confirmed_at IS NULL")
-            .bind(to_i64(now))
-            .bind(fingerprint)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE devices SET confirmed_at = ? WHERE fingerprint = ? AND confirmed_at IS NULL",
+        )
+        .bind(to_i64(now))
+        .bind(fingerprint)
+        .execute(&self.pool)
+        .await?;
         match done.rows_affected() {
             0 => Err(Error::NotFound("unconfirmed device".into())),
             _ => Ok(()),
@@ -284,11 +300,12 @@ impl Store for SqliteStore {
             .bind(to_i64(since))
             .execute(&self.pool)
             .await?;
-        let times: Vec<i64> = sqlx::query_scalar("SELECT at FROM totp_failures WHERE user_name = ? AND at > ?")
-            .bind(user)
-            .bind(to_i64(since))
-            .fetch_all(&self.pool)
-            .await?;
+        let times: Vec<i64> =
+            sqlx::query_scalar("SELECT at FROM totp_failures WHERE user_name = ? AND at > ?")
+                .bind(user)
+                .bind(to_i64(since))
+                .fetch_all(&self.pool)
+                .await?;
         Ok(times.into_iter().map(to_u64).collect())
     }
 
@@ -297,11 +314,13 @@ impl Store for SqliteStore {
             .bind(to_i64(now))
             .execute(&self.pool)
             .await?;
-        let done = sqlx::query("INSERT INTO request_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING")
-            .bind(nonce)
-            .bind(to_i64(expires_at))
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "INSERT INTO request_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(nonce)
+        .bind(to_i64(expires_at))
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -336,11 +355,13 @@ impl Store for SqliteStore {
     }
 
     async fn log_entries(&self, from: u64, limit: u64) -> Result<Vec<Entry>> {
-        let rows = sqlx::query("SELECT seq, body, hash FROM log_entries WHERE seq >= ? ORDER BY seq LIMIT ?")
-            .bind(to_i64(from))
-            .bind(to_i64(limit.min(i64::MAX as u64)))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT seq, body, hash FROM log_entries WHERE seq >= ? ORDER BY seq LIMIT ?",
+        )
+        .bind(to_i64(from))
+        .bind(to_i64(limit.min(i64::MAX as u64)))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|row| {
                 Ok(Entry {
@@ -360,13 +381,16 @@ impl Store for SqliteStore {
     }
 
     async fn unexpired_certificates(&self, user: &str, now: u64) -> Result<Vec<CertificateRow>> {
-        let rows = sqlx::query("SELECT * FROM certificates WHERE user_name = ? AND valid_before > ?")
-            .bind(user)
-            .bind(to_i64(now))
-            .fetch_all(&self.pool)
-            .await?;
-        let mut certificates: Vec<CertificateRow> =
-            rows.iter().map(certificate_from_row).collect::<Result<_>>()?;
+        let rows =
+            sqlx::query("SELECT * FROM certificates WHERE user_name = ? AND valid_before > ?")
+                .bind(user)
+                .bind(to_i64(now))
+                .fetch_all(&self.pool)
+                .await?;
+        let mut certificates: Vec<CertificateRow> = rows
+            .iter()
+            .map(certificate_from_row)
+            .collect::<Result<_>>()?;
         // serials are stored bit-cast to i64, so order them as u64 here
         certificates.sort_by_key(|c| c.serial);
         Ok(certificates)

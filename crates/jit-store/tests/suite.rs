@@ -1,5 +1,6 @@
 //! The store test suite: every backend must pass the same tests (SQLite here; each backend
 //! gets one `#[tokio::test]` per case through the `store_suite!` macro).
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic on purpose
 
 use std::sync::Arc;
 
@@ -63,21 +64,54 @@ async fn users_are_unique_and_can_be_disabled(store: Arc<dyn Store>) {
 
 async fn tokens_are_single_use_and_expire(store: Arc<dyn Store>) {
     store.add_user("alice", &["sre".into()], 10).await.unwrap();
-    store.add_enrollment_token("h1", "alice", 10, 100).await.unwrap();
-    store.add_enrollment_token("h2", "alice", 10, 100).await.unwrap();
-    assert_eq!(store.redeem_enrollment_token("h1", 50).await.unwrap().as_deref(), Some("alice"));
-    assert_eq!(store.redeem_enrollment_token("h1", 51).await.unwrap(), None, "used twice");
-    assert_eq!(store.redeem_enrollment_token("h2", 100).await.unwrap(), None, "expired");
-    assert_eq!(store.redeem_enrollment_token("nope", 50).await.unwrap(), None);
+    store
+        .add_enrollment_token("h1", "alice", 10, 100)
+        .await
+        .unwrap();
+    store
+        .add_enrollment_token("h2", "alice", 10, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .redeem_enrollment_token("h1", 50)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("alice")
+    );
+    assert_eq!(
+        store.redeem_enrollment_token("h1", 51).await.unwrap(),
+        None,
+        "used twice"
+    );
+    assert_eq!(
+        store.redeem_enrollment_token("h2", 100).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(
+        store.redeem_enrollment_token("nope", 50).await.unwrap(),
+        None
+    );
 }
 
 async fn totp_steps_are_accepted_once_and_in_order(store: Arc<dyn Store>) {
     store.add_user("alice", &[], 10).await.unwrap();
     assert!(store.consume_totp_step("alice", 100).await.unwrap());
-    assert!(!store.consume_totp_step("alice", 100).await.unwrap(), "same step twice");
-    assert!(!store.consume_totp_step("alice", 99).await.unwrap(), "older step after newer");
+    assert!(
+        !store.consume_totp_step("alice", 100).await.unwrap(),
+        "same step twice"
+    );
+    assert!(
+        !store.consume_totp_step("alice", 99).await.unwrap(),
+        "older step after newer"
+    );
     assert!(store.consume_totp_step("alice", 101).await.unwrap());
-    assert!(!store.consume_totp_step("ghost", 5).await.unwrap(), "unknown user");
+    assert!(
+        !store.consume_totp_step("ghost", 5).await.unwrap(),
+        "unknown user"
+    );
 }
 
 async fn concurrent_consumers_of_one_step_get_one_success(store: Arc<dyn Store>) {
@@ -99,7 +133,10 @@ async fn failures_are_counted_in_a_window(store: Arc<dyn Store>) {
     for at in [10, 20, 30] {
         store.record_totp_failure("alice", at).await.unwrap();
     }
-    assert_eq!(store.totp_failures_since("alice", 15).await.unwrap().len(), 2);
+    assert_eq!(
+        store.totp_failures_since("alice", 15).await.unwrap().len(),
+        2
+    );
     assert_eq!(store.totp_failures_since("bob", 0).await.unwrap().len(), 0);
 }
 
@@ -121,11 +158,32 @@ async fn devices_register_and_confirm(store: Arc<dyn Store>) {
     };
     store.add_device(&device).await.unwrap();
     assert!(store.add_device(&device).await.is_err());
-    assert_eq!(store.device("SHA256:abc").await.unwrap().unwrap().confirmed_at, None);
+    assert_eq!(
+        store
+            .device("SHA256:abc")
+            .await
+            .unwrap()
+            .unwrap()
+            .confirmed_at,
+        None
+    );
     store.confirm_device("SHA256:abc", 20).await.unwrap();
-    assert_eq!(store.device("SHA256:abc").await.unwrap().unwrap().confirmed_at, Some(20));
-    assert!(store.confirm_device("SHA256:abc", 21).await.is_err(), "confirmed once");
-    assert!(format!("{:?}", store.device("SHA256:abc").await.unwrap()).find("JBSW").is_none());
+    assert_eq!(
+        store
+            .device("SHA256:abc")
+            .await
+            .unwrap()
+            .unwrap()
+            .confirmed_at,
+        Some(20)
+    );
+    assert!(
+        store.confirm_device("SHA256:abc", 21).await.is_err(),
+        "confirmed once"
+    );
+    assert!(format!("{:?}", store.device("SHA256:abc").await.unwrap())
+        .find("JBSW")
+        .is_none());
 }
 
 async fn the_log_is_one_verifiable_chain_under_concurrency(store: Arc<dyn Store>) {
@@ -160,12 +218,23 @@ async fn a_taken_serial_writes_nothing(store: Arc<dyn Store>) {
     store.record_issuance(&record, &row).await.unwrap();
     let again = store.record_issuance(&record, &row).await;
     assert!(matches!(again, Err(jit_store::Error::SerialTaken)));
-    assert_eq!(store.log_len().await.unwrap(), 1, "the failed issuance left no record");
+    assert_eq!(
+        store.log_len().await.unwrap(),
+        1,
+        "the failed issuance left no record"
+    );
     let (record, row) = issuance(1000, u64::MAX - 1);
     store.record_issuance(&record, &row).await.unwrap();
     let live = store.unexpired_certificates("alice", 1100).await.unwrap();
-    assert_eq!(live.iter().map(|c| c.serial).collect::<Vec<_>>(), vec![7, u64::MAX - 1]);
-    assert!(store.unexpired_certificates("alice", 1600).await.unwrap().is_empty());
+    assert_eq!(
+        live.iter().map(|c| c.serial).collect::<Vec<_>>(),
+        vec![7, u64::MAX - 1]
+    );
+    assert!(store
+        .unexpired_certificates("alice", 1600)
+        .await
+        .unwrap()
+        .is_empty());
     jit_log::verify_chain(store.log_entries(1, 10).await.unwrap()).unwrap();
 }
 
@@ -197,7 +266,9 @@ macro_rules! store_suite {
 
 async fn open_sqlite() -> (tempfile::TempDir, Arc<dyn Store>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = jit_store::open("sqlite://jit.db", dir.path()).await.unwrap();
+    let store = jit_store::open("sqlite://jit.db", dir.path())
+        .await
+        .unwrap();
     (dir, store)
 }
 

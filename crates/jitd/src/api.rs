@@ -69,7 +69,8 @@ async fn log_requests(request: Request, next: Next) -> Response {
 }
 
 async fn not_found() -> AppError {
-    AppError::new(ErrorCode::NotFound, "no such endpoint").hint("the API lives under /v1; see docs/api.md")
+    AppError::new(ErrorCode::NotFound, "no such endpoint")
+        .hint("the API lives under /v1; see docs/api.md")
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Result<Json<Health>, AppError> {
@@ -127,7 +128,15 @@ pub fn whoami_for(state: &AppState, user: &jit_store::User) -> Whoami {
 }
 
 async fn whoami(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    match authenticate::<WhoamiRequest>(&state, "/v1/whoami", &headers, &body, Confirmation::Required).await {
+    match authenticate::<WhoamiRequest>(
+        &state,
+        "/v1/whoami",
+        &headers,
+        &body,
+        Confirmation::Required,
+    )
+    .await
+    {
         Ok(auth) => Json(whoami_for(&state, &auth.user)).into_response(),
         Err(error) => error.into_response(),
     }

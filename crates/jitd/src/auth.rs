@@ -60,8 +60,11 @@ pub async fn authenticate<T: DeserializeOwned + Fresh>(
     confirmation: Confirmation,
 ) -> Result<Authenticated<T>, AppError> {
     let unsigned = || {
-        AppError::new(ErrorCode::BadSignature, "the request is not signed by a device key")
-            .hint("use the `jit` CLI, which signs requests with your enrolled device key")
+        AppError::new(
+            ErrorCode::BadSignature,
+            "the request is not signed by a device key",
+        )
+        .hint("use the `jit` CLI, which signs requests with your enrolled device key")
     };
     let fingerprint = header(headers, HEADER_DEVICE).ok_or_else(unsigned)?;
     let signature = header(headers, HEADER_SIGNATURE).ok_or_else(unsigned)?;
@@ -71,11 +74,20 @@ pub async fn authenticate<T: DeserializeOwned + Fresh>(
     })?;
     let public_key = jit_ca::device::parse_public_key(&device.public_key)
         .map_err(|e| AppError::internal("stored device key does not parse", e))?;
-    jit_ca::device::verify_request_signature(&public_key, signature, "POST", path, body).map_err(|_| {
-        AppError::new(ErrorCode::BadSignature, "the request signature does not verify")
+    jit_ca::device::verify_request_signature(&public_key, signature, "POST", path, body).map_err(
+        |_| {
+            AppError::new(
+                ErrorCode::BadSignature,
+                "the request signature does not verify",
+            )
+        },
+    )?;
+    let parsed: T = serde_json::from_slice(body).map_err(|e| {
+        AppError::new(
+            ErrorCode::BadRequest,
+            format!("the request body is not valid: {e}"),
+        )
     })?;
-    let parsed: T = serde_json::from_slice(body)
-        .map_err(|e| AppError::new(ErrorCode::BadRequest, format!("the request body is not valid: {e}")))?;
 
     let now = state.clock.now();
     let freshness = parsed.freshness();
@@ -83,18 +95,34 @@ pub async fn authenticate<T: DeserializeOwned + Fresh>(
     if freshness.timestamp.abs_diff(now) > max_age {
         return Err(AppError::new(
             ErrorCode::StaleRequest,
-            format!("the request was made {}s away from the server's time (at most {max_age}s allowed)", freshness.timestamp.abs_diff(now)),
+            format!(
+                "the request was made {}s away from the server's time (at most {max_age}s allowed)",
+                freshness.timestamp.abs_diff(now)
+            ),
         )
         .hint("check this computer's clock (NTP), then try again"));
     }
     let nonce = &freshness.nonce;
     if nonce.len() < 16 || nonce.len() > 128 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(AppError::new(ErrorCode::BadRequest, "the request nonce must be 16 to 128 hex characters"));
+        return Err(AppError::new(
+            ErrorCode::BadRequest,
+            "the request nonce must be 16 to 128 hex characters",
+        ));
     }
-    let remember_until = freshness.timestamp.saturating_add(max_age).saturating_add(1);
-    if !state.store.remember_nonce(nonce, remember_until, now).await? {
-        return Err(AppError::new(ErrorCode::ReplayedRequest, "this exact request was received before (replay)")
-            .hint("each request is single use; run the command again"));
+    let remember_until = freshness
+        .timestamp
+        .saturating_add(max_age)
+        .saturating_add(1);
+    if !state
+        .store
+        .remember_nonce(nonce, remember_until, now)
+        .await?
+    {
+        return Err(AppError::new(
+            ErrorCode::ReplayedRequest,
+            "this exact request was received before (replay)",
+        )
+        .hint("each request is single use; run the command again"));
     }
 
     let user = state
@@ -103,12 +131,22 @@ pub async fn authenticate<T: DeserializeOwned + Fresh>(
         .await?
         .ok_or_else(|| AppError::internal("device without user", &device.user))?;
     if user.disabled {
-        return Err(AppError::new(ErrorCode::UserDisabled, format!("user {} is disabled", user.name))
-            .hint("ask your jit operator"));
+        return Err(AppError::new(
+            ErrorCode::UserDisabled,
+            format!("user {} is disabled", user.name),
+        )
+        .hint("ask your jit operator"));
     }
     if confirmation == Confirmation::Required && device.confirmed_at.is_none() {
-        return Err(AppError::new(ErrorCode::DeviceNotConfirmed, "this device has not finished enrollment")
-            .hint("finish it with `jit enroll --confirm`"));
+        return Err(AppError::new(
+            ErrorCode::DeviceNotConfirmed,
+            "this device has not finished enrollment",
+        )
+        .hint("finish it with `jit enroll --confirm`"));
     }
-    Ok(Authenticated { device, user, body: parsed })
+    Ok(Authenticated {
+        device,
+        user,
+        body: parsed,
+    })
 }

@@ -13,7 +13,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "jitd", version, about, long_about = None)]
 pub struct Cli {
     /// Data directory (configuration, CA keys, TLS, database).
-    #[arg(long, global = true, env = "JITD_DATA_DIR", default_value = "/var/lib/jitd")]
+    #[arg(
+        long,
+        global = true,
+        env = "JITD_DATA_DIR",
+        default_value = "/var/lib/jitd"
+    )]
     pub data_dir: PathBuf,
     /// Log format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]

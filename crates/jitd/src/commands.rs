@@ -50,10 +50,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 pub fn passphrase(args: &PassphraseArgs) -> anyhow::Result<Option<jit_ca::custody::Passphrase>> {
     if let Some(path) = &args.passphrase_file {
         let text = Zeroizing::new(
-            std::fs::read_to_string(path).with_context(|| format!("cannot read the passphrase file {}", path.display()))?,
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the passphrase file {}", path.display()))?,
         );
         let line = text.lines().next().unwrap_or_default();
-        anyhow::ensure!(!line.is_empty(), "the passphrase file {} is empty", path.display());
+        anyhow::ensure!(
+            !line.is_empty(),
+            "the passphrase file {} is empty",
+            path.display()
+        );
         return Ok(Some(Zeroizing::new(line.to_string())));
     }
     match std::env::var("JITD_CA_PASSPHRASE") {
@@ -74,7 +79,8 @@ pub async fn open(data_dir: &Path) -> anyhow::Result<(Config, Arc<dyn jit_store:
 /// The policy file's text and its hash (the hash of the bytes, even when they do not parse).
 pub fn policy_text(data_dir: &Path, config: &Config) -> anyhow::Result<(String, String)> {
     let path = config.path(data_dir, &config.policy);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read the policy file {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read the policy file {}", path.display()))?;
     let hash = jit_policy::hash_text(&text);
     Ok((text, hash))
 }

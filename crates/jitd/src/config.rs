@@ -98,12 +98,19 @@ impl Config {
     /// Check values that parse but make no sense.
     pub fn validate(&self) -> anyhow::Result<()> {
         if !self.public_url.starts_with("https://") {
-            bail!("public_url must start with https:// (got {:?})", self.public_url);
+            bail!(
+                "public_url must start with https:// (got {:?})",
+                self.public_url
+            );
         }
-        if self.request_max_age < Duration::from_secs(5) || self.request_max_age > Duration::from_secs(600) {
+        if self.request_max_age < Duration::from_secs(5)
+            || self.request_max_age > Duration::from_secs(600)
+        {
             bail!("request_max_age must be between 5s and 10m");
         }
-        if self.enrollment_token_ttl < Duration::from_secs(60) || self.enrollment_token_ttl > Duration::from_secs(30 * 86400) {
+        if self.enrollment_token_ttl < Duration::from_secs(60)
+            || self.enrollment_token_ttl > Duration::from_secs(30 * 86400)
+        {
             bail!("enrollment_token_ttl must be between 1m and 30 days");
         }
         if self.issuer.trim().is_empty() {

@@ -29,12 +29,24 @@ pub async fn enroll(
     State(state): State<Arc<AppState>>,
     body: Bytes,
 ) -> Result<Json<EnrollResponse>, AppError> {
-    let request: EnrollRequest = serde_json::from_slice(&body)
-        .map_err(|e| AppError::new(ErrorCode::BadRequest, format!("the request body is not valid: {e}")))?;
-    let device_key = jit_ca::device::parse_public_key(&request.device_public_key)
-        .map_err(|_| AppError::new(ErrorCode::InvalidPublicKey, "the device public key is not an OpenSSH public key"))?;
+    let request: EnrollRequest = serde_json::from_slice(&body).map_err(|e| {
+        AppError::new(
+            ErrorCode::BadRequest,
+            format!("the request body is not valid: {e}"),
+        )
+    })?;
+    let device_key =
+        jit_ca::device::parse_public_key(&request.device_public_key).map_err(|_| {
+            AppError::new(
+                ErrorCode::InvalidPublicKey,
+                "the device public key is not an OpenSSH public key",
+            )
+        })?;
     if !jit_ca::device::is_device_key_type(&device_key) {
-        return Err(AppError::new(ErrorCode::InvalidPublicKey, "device keys must be Ed25519"));
+        return Err(AppError::new(
+            ErrorCode::InvalidPublicKey,
+            "device keys must be Ed25519",
+        ));
     }
     let device_name: String = request
         .device_name
@@ -45,15 +57,21 @@ pub async fn enroll(
     let now = state.clock.now();
     let fingerprint = jit_ca::device::fingerprint(&device_key);
     if state.store.device(&fingerprint).await?.is_some() {
-        return Err(AppError::new(ErrorCode::BadRequest, "this device key is already enrolled"));
+        return Err(AppError::new(
+            ErrorCode::BadRequest,
+            "this device key is already enrolled",
+        ));
     }
     let user_name = state
         .store
         .redeem_enrollment_token(&token_hash(&request.token_secret), now)
         .await?
         .ok_or_else(|| {
-            AppError::new(ErrorCode::InvalidToken, "the enrollment token is unknown, already used or expired")
-                .hint("ask your jit operator for a new token (`jitd user token NAME`)")
+            AppError::new(
+                ErrorCode::InvalidToken,
+                "the enrollment token is unknown, already used or expired",
+            )
+            .hint("ask your jit operator for a new token (`jitd user token NAME`)")
         })?;
     let user = state
         .store
@@ -61,7 +79,10 @@ pub async fn enroll(
         .await?
         .ok_or_else(|| AppError::internal("token for a missing user", &user_name))?;
     if user.disabled {
-        return Err(AppError::new(ErrorCode::UserDisabled, format!("user {} is disabled", user.name)));
+        return Err(AppError::new(
+            ErrorCode::UserDisabled,
+            format!("user {} is disabled", user.name),
+        ));
     }
     let mut random = [0u8; jit_mfa::SECRET_LEN];
     state.randomness.fill(&mut random);
@@ -96,14 +117,23 @@ pub async fn confirm(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Whoami>, AppError> {
-    let auth = authenticate::<EnrollConfirmRequest>(&state, "/v1/enroll/confirm", &headers, &body, Confirmation::NotRequired)
-        .await?;
+    let auth = authenticate::<EnrollConfirmRequest>(
+        &state,
+        "/v1/enroll/confirm",
+        &headers,
+        &body,
+        Confirmation::NotRequired,
+    )
+    .await?;
     if auth.device.confirmed_at.is_some() {
         return Ok(Json(whoami_for(&state, &auth.user)));
     }
     crate::otp::check(&state, &auth.user.name, &auth.device, &auth.body.otp).await?;
     let now = state.clock.now();
-    state.store.confirm_device(&auth.device.fingerprint, now).await?;
+    state
+        .store
+        .confirm_device(&auth.device.fingerprint, now)
+        .await?;
     let record = Record {
         time: now,
         policy_hash: state.policy.hash().to_string(),

@@ -40,7 +40,10 @@ impl AppError {
     /// A server-side failure: the cause goes to the log, the client gets a generic message.
     pub fn internal(context: &str, cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "{context}");
-        Self::new(ErrorCode::Internal, "internal error; the server log has the details")
+        Self::new(
+            ErrorCode::Internal,
+            "internal error; the server log has the details",
+        )
     }
 
     /// The store failed: 503, nothing was issued.
@@ -62,7 +65,8 @@ impl From<jit_store::Error> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.0.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry_after = self.0.retry_after_seconds;
         let mut response = (status, Json(ErrorBody { error: self.0 })).into_response();
         if let Some(seconds) = retry_after {

@@ -32,8 +32,14 @@ pub async fn issue(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<CertificateResponse>, AppError> {
-    let auth = authenticate::<CertificateRequest>(&state, "/v1/certificates", &headers, &body, Confirmation::Required)
-        .await?;
+    let auth = authenticate::<CertificateRequest>(
+        &state,
+        "/v1/certificates",
+        &headers,
+        &body,
+        Confirmation::Required,
+    )
+    .await?;
     match issue_for(&state, &auth, &source_ip).await {
         Ok(response) => Ok(Json(response)),
         Err(error) => {
@@ -74,15 +80,25 @@ async fn issue_for(
             .role_for_host(&identity, host)
             .map(|role| role.name.clone())
             .ok_or_else(|| {
-                AppError::new(ErrorCode::NoRoleForHost, "none of your roles matches this host")
-                    .hint("name one with --role; `jit status` lists your roles")
+                AppError::new(
+                    ErrorCode::NoRoleForHost,
+                    "none of your roles matches this host",
+                )
+                .hint("name one with --role; `jit status` lists your roles")
             })?,
         (None, None) => {
-            return Err(AppError::new(ErrorCode::BadRequest, "a certificate request names a role or a host"));
+            return Err(AppError::new(
+                ErrorCode::BadRequest,
+                "a certificate request names a role or a host",
+            ));
         }
     };
-    let client_key = jit_ca::device::parse_public_key(&request.public_key)
-        .map_err(|_| AppError::new(ErrorCode::InvalidPublicKey, "the public key to certify is not an OpenSSH public key"))?;
+    let client_key = jit_ca::device::parse_public_key(&request.public_key).map_err(|_| {
+        AppError::new(
+            ErrorCode::InvalidPublicKey,
+            "the public key to certify is not an OpenSSH public key",
+        )
+    })?;
     let (key_type, rsa_bits) = jit_ca::device::key_type(&client_key);
     let grant = state
         .policy
@@ -144,7 +160,10 @@ async fn issue_for(
                 valid_after: issued.valid_after,
                 valid_before: issued.valid_before,
                 extensions: grant.extensions.clone(),
-                critical_options: critical_options.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                critical_options: critical_options
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect(),
                 source_ip: source_ip.to_string(),
                 ca_fingerprint: state.user_ca.fingerprint(),
                 certificate_sha256: issued.sha256.clone(),
@@ -183,12 +202,23 @@ async fn issue_for(
             }
         }
     }
-    Err(AppError::internal("serial allocation", "collided repeatedly"))
+    Err(AppError::internal(
+        "serial allocation",
+        "collided repeatedly",
+    ))
 }
 
 /// Record a refused request in the log (best effort: the refusal stands either way).
-async fn record_denial(state: &AppState, auth: &Authenticated<CertificateRequest>, source_ip: &str, error: &AppError) {
-    if matches!(error.code(), ErrorCode::StoreUnavailable | ErrorCode::LogUnavailable | ErrorCode::Internal) {
+async fn record_denial(
+    state: &AppState,
+    auth: &Authenticated<CertificateRequest>,
+    source_ip: &str,
+    error: &AppError,
+) {
+    if matches!(
+        error.code(),
+        ErrorCode::StoreUnavailable | ErrorCode::LogUnavailable | ErrorCode::Internal
+    ) {
         return;
     }
     let record = Record {

@@ -14,7 +14,11 @@ use sha2::{Digest as _, Sha256};
 
 /// Make a self-signed certificate for `host` (an IP or DNS name) and `localhost`,
 /// write it and its key (0600, never overwriting), and return the certificate's fingerprint.
-pub fn generate_self_signed(host: &str, cert_path: &Path, key_path: &Path) -> anyhow::Result<String> {
+pub fn generate_self_signed(
+    host: &str,
+    cert_path: &Path,
+    key_path: &Path,
+) -> anyhow::Result<String> {
     let mut names = vec![host.to_string()];
     for extra in ["localhost", "127.0.0.1", "::1"] {
         if !names.iter().any(|n| n == extra) {
@@ -23,11 +27,17 @@ pub fn generate_self_signed(host: &str, cert_path: &Path, key_path: &Path) -> an
     }
     // rcgen turns names that parse as IP addresses into IP SANs.
     debug_assert!(names.iter().any(|n| n.parse::<IpAddr>().is_ok()));
-    let certified = rcgen::generate_simple_self_signed(names).context("cannot make the TLS certificate")?;
+    let certified =
+        rcgen::generate_simple_self_signed(names).context("cannot make the TLS certificate")?;
     if let Some(parent) = cert_path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    write_new(key_path, certified.signing_key.serialize_pem().as_bytes(), 0o600)?;
+    write_new(
+        key_path,
+        certified.signing_key.serialize_pem().as_bytes(),
+        0o600,
+    )?;
     write_new(cert_path, certified.cert.pem().as_bytes(), 0o644)?;
     Ok(fingerprint_der(certified.cert.der()))
 }
@@ -38,7 +48,12 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
         .create_new(true)
         .mode(mode)
         .open(path)
-        .with_context(|| format!("cannot create {} (refusing to overwrite an existing file)", path.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot create {} (refusing to overwrite an existing file)",
+                path.display()
+            )
+        })?;
     file.write_all(bytes)?;
     file.sync_all()?;
     Ok(())
@@ -50,11 +65,16 @@ pub fn fingerprint_der(der: &[u8]) -> String {
 }
 
 fn read_certificates(cert_path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    let pem = std::fs::read(cert_path).with_context(|| format!("cannot read {}", cert_path.display()))?;
+    let pem =
+        std::fs::read(cert_path).with_context(|| format!("cannot read {}", cert_path.display()))?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("{} is not a PEM certificate", cert_path.display()))?;
-    anyhow::ensure!(!certs.is_empty(), "{} holds no certificate", cert_path.display());
+    anyhow::ensure!(
+        !certs.is_empty(),
+        "{} holds no certificate",
+        cert_path.display()
+    );
     Ok(certs)
 }
 
@@ -64,7 +84,10 @@ pub fn fingerprint_file(cert_path: &Path) -> anyhow::Result<String> {
 }
 
 /// The rustls server configuration for the API (ring provider, TLS 1.2 and 1.3, HTTP/1.1).
-pub fn server_config(cert_path: &Path, key_path: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+pub fn server_config(
+    cert_path: &Path,
+    key_path: &Path,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let certs = read_certificates(cert_path)?;
     let key_pem = zeroize::Zeroizing::new(
         std::fs::read(key_path).with_context(|| format!("cannot read {}", key_path.display()))?,

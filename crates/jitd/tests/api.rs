@@ -1,5 +1,6 @@
 //! The API in process (`app(state)` with `oneshot`), on a real SQLite store: enrollment,
 //! issuance and every refusal the foundation promises, each leaving a verifiable log.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic on purpose
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -54,7 +55,9 @@ struct Device {
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = jit_store::open("sqlite://jit.db", dir.path()).await.unwrap();
+    let store = jit_store::open("sqlite://jit.db", dir.path())
+        .await
+        .unwrap();
     let clock = Arc::new(TestClock(AtomicU64::new(1_800_000_000)));
     let ca = |name: &str| {
         Arc::new(jit_ca::signer::Ed25519Signer::new(
@@ -92,7 +95,9 @@ impl Fixture {
     async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
         let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         (status, value)
     }
@@ -101,7 +106,12 @@ impl Fixture {
         let secret = format!("secret-for-{user}-{expires_in}");
         self.state
             .store
-            .add_enrollment_token(&jitd::enroll::token_hash(&secret), user, self.now(), self.now() + expires_in)
+            .add_enrollment_token(
+                &jitd::enroll::token_hash(&secret),
+                user,
+                self.now(),
+                self.now() + expires_in,
+            )
             .await
             .unwrap();
         secret
@@ -113,13 +123,22 @@ impl Fixture {
             "device_public_key": key.public_key().to_openssh().unwrap(),
             "device_name": "laptop",
         });
-        self.call(Request::post("/v1/enroll").header("content-type", "application/json").body(Body::from(body.to_string())).unwrap())
-            .await
+        self.call(
+            Request::post("/v1/enroll")
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
     }
 
     async fn enrolled(&self, user: &str, groups: &[&str]) -> Device {
         let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-        self.state.store.add_user(user, &groups, self.now()).await.unwrap();
+        self.state
+            .store
+            .add_user(user, &groups, self.now())
+            .await
+            .unwrap();
         let token = self.token(user, 3600).await;
         let key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
         let (status, body) = self.enroll_with(&token, &key).await;
@@ -133,7 +152,9 @@ impl Fixture {
             freshness: self.freshness(),
             otp: jit_mfa::code_at(&device.secret, self.now()),
         };
-        let (status, body) = self.call(self.signed(&device.key, "/v1/enroll/confirm", &confirm)).await;
+        let (status, body) = self
+            .call(self.signed(&device.key, "/v1/enroll/confirm", &confirm))
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         self.next_step();
         device
@@ -151,7 +172,12 @@ impl Fixture {
         signed_raw(key, path, body)
     }
 
-    fn certificate_request(&self, device: &Device, role: &str, otp: Option<String>) -> CertificateRequest {
+    fn certificate_request(
+        &self,
+        device: &Device,
+        role: &str,
+        otp: Option<String>,
+    ) -> CertificateRequest {
         let client = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
         CertificateRequest {
             freshness: self.freshness(),
@@ -164,30 +190,49 @@ impl Fixture {
     }
 
     async fn issue(&self, device: &Device, request: &CertificateRequest) -> (StatusCode, Value) {
-        self.call(self.signed(&device.key, "/v1/certificates", request)).await
+        self.call(self.signed(&device.key, "/v1/certificates", request))
+            .await
     }
 
     async fn certificates_of(&self, user: &str) -> usize {
-        self.state.store.unexpired_certificates(user, self.now()).await.unwrap().len()
+        self.state
+            .store
+            .unexpired_certificates(user, self.now())
+            .await
+            .unwrap()
+            .len()
     }
 
     async fn assert_log_verifies(&self) -> Vec<Value> {
         let entries = self.state.store.log_entries(1, 10_000).await.unwrap();
         jit_log::verify_chain(entries.clone()).expect("the log chain verifies");
-        entries.iter().map(|e| serde_json::from_str(&e.body).unwrap()).collect()
+        entries
+            .iter()
+            .map(|e| serde_json::from_str(&e.body).unwrap())
+            .collect()
     }
 }
 
 fn signed_raw(key: &PrivateKey, path: &str, body: Vec<u8>) -> Request<Body> {
     let signature = key
-        .sign(SIGNATURE_NAMESPACE, HashAlg::Sha512, &signed_bytes("POST", path, &body))
+        .sign(
+            SIGNATURE_NAMESPACE,
+            HashAlg::Sha512,
+            &signed_bytes("POST", path, &body),
+        )
         .unwrap();
     let mut encoded = Vec::new();
     ssh_encoding::Encode::encode(&signature, &mut encoded).unwrap();
     Request::post(path)
         .header("content-type", "application/json")
-        .header(HEADER_DEVICE, key.public_key().fingerprint(HashAlg::Sha256).to_string())
-        .header(HEADER_SIGNATURE, base64::engine::general_purpose::STANDARD.encode(encoded))
+        .header(
+            HEADER_DEVICE,
+            key.public_key().fingerprint(HashAlg::Sha256).to_string(),
+        )
+        .header(
+            HEADER_SIGNATURE,
+            base64::engine::general_purpose::STANDARD.encode(encoded),
+        )
         .body(Body::from(body))
         .unwrap()
 }
@@ -211,12 +256,20 @@ async fn an_enrolled_engineer_gets_a_certificate_with_ca_made_fields() {
     assert_eq!(cert.valid_principals(), ["deploy", "web"]);
     assert_eq!(cert.valid_after(), f.now() - 30);
     assert_eq!(cert.valid_before(), f.now() + 15 * 60);
-    assert_eq!(cert.public_key(), ssh_key::PublicKey::from_openssh(&request.public_key).unwrap().key_data());
+    assert_eq!(
+        cert.public_key(),
+        ssh_key::PublicKey::from_openssh(&request.public_key)
+            .unwrap()
+            .key_data()
+    );
     let ca = f.state.user_ca.public_key().fingerprint(HashAlg::Sha256);
     cert.validate_at(f.now(), &[ca]).unwrap();
 
     let records = f.assert_log_verifies().await;
-    let issued = records.iter().find(|r| r["type"] == "issued").expect("an issuance record");
+    let issued = records
+        .iter()
+        .find(|r| r["type"] == "issued")
+        .expect("an issuance record");
     assert_eq!(issued["serial"], serial);
     assert_eq!(issued["user"], "alice");
     assert_eq!(issued["policy_hash"], f.state.policy.hash());
@@ -225,7 +278,10 @@ async fn an_enrolled_engineer_gets_a_certificate_with_ca_made_fields() {
     // No secret in any record.
     let all = serde_json::to_string(&records).unwrap();
     assert!(!all.contains(&request.otp), "a TOTP code reached the log");
-    assert!(!all.contains(&alice.secret.to_base32()), "the TOTP secret reached the log");
+    assert!(
+        !all.contains(&alice.secret.to_base32()),
+        "the TOTP secret reached the log"
+    );
 }
 
 #[tokio::test]
@@ -243,7 +299,10 @@ async fn the_role_is_picked_by_host_when_absent() {
     request.role = None;
     request.host = Some("db-1".into());
     let (status, body) = f.issue(&alice, &request).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::FORBIDDEN, "no_role_for_host"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::FORBIDDEN, "no_role_for_host")
+    );
 }
 
 #[tokio::test]
@@ -251,13 +310,25 @@ async fn the_same_totp_code_works_once() {
     let f = fixture().await;
     let alice = f.enrolled("alice", &["sre"]).await;
     let code = jit_mfa::code_at(&alice.secret, f.now());
-    let (status, _) = f.issue(&alice, &f.certificate_request(&alice, "web", Some(code.clone()))).await;
+    let (status, _) = f
+        .issue(
+            &alice,
+            &f.certificate_request(&alice, "web", Some(code.clone())),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = f.issue(&alice, &f.certificate_request(&alice, "web", Some(code))).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::UNAUTHORIZED, "replayed_otp"));
+    let (status, body) = f
+        .issue(&alice, &f.certificate_request(&alice, "web", Some(code)))
+        .await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::UNAUTHORIZED, "replayed_otp")
+    );
     assert_eq!(f.certificates_of("alice").await, 1);
     let records = f.assert_log_verifies().await;
-    assert!(records.iter().any(|r| r["type"] == "denied" && r["code"] == "replayed_otp"));
+    assert!(records
+        .iter()
+        .any(|r| r["type"] == "denied" && r["code"] == "replayed_otp"));
 }
 
 #[tokio::test]
@@ -267,18 +338,34 @@ async fn six_wrong_codes_lock_the_user_out() {
     let right = jit_mfa::code_at(&alice.secret, f.now());
     let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
     for attempt in 1..=5 {
-        let (status, body) = f.issue(&alice, &f.certificate_request(&alice, "web", Some(wrong.clone()))).await;
-        assert_eq!((status, code_of(&body)), (StatusCode::UNAUTHORIZED, "invalid_otp"), "attempt {attempt}");
+        let (status, body) = f
+            .issue(
+                &alice,
+                &f.certificate_request(&alice, "web", Some(wrong.clone())),
+            )
+            .await;
+        assert_eq!(
+            (status, code_of(&body)),
+            (StatusCode::UNAUTHORIZED, "invalid_otp"),
+            "attempt {attempt}"
+        );
     }
     // Even the right code is refused while locked out.
-    let (status, body) = f.issue(&alice, &f.certificate_request(&alice, "web", Some(right))).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"));
+    let (status, body) = f
+        .issue(&alice, &f.certificate_request(&alice, "web", Some(right)))
+        .await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+    );
     assert!(body["error"]["retry_after_seconds"].as_u64().unwrap() > 0);
     assert_eq!(f.certificates_of("alice").await, 0);
     f.assert_log_verifies().await;
     // After the window, it cools down.
     f.clock.0.fetch_add(301, Ordering::SeqCst);
-    let (status, body) = f.issue(&alice, &f.certificate_request(&alice, "web", None)).await;
+    let (status, body) = f
+        .issue(&alice, &f.certificate_request(&alice, "web", None))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -292,13 +379,28 @@ async fn an_unknown_device_is_refused() {
     };
     let request = f.certificate_request(&stranger, "web", None);
     let (status, body) = f.issue(&stranger, &request).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::UNAUTHORIZED, "unknown_device"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::UNAUTHORIZED, "unknown_device")
+    );
     // A known device whose signature was made by another key is refused too.
     let forged = f.signed(&stranger.key, "/v1/certificates", &request);
     let (mut parts, body) = forged.into_parts();
-    parts.headers.insert(HEADER_DEVICE, alice.key.public_key().fingerprint(HashAlg::Sha256).to_string().parse().unwrap());
+    parts.headers.insert(
+        HEADER_DEVICE,
+        alice
+            .key
+            .public_key()
+            .fingerprint(HashAlg::Sha256)
+            .to_string()
+            .parse()
+            .unwrap(),
+    );
     let (status, body) = f.call(Request::from_parts(parts, body)).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::UNAUTHORIZED, "bad_signature"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::UNAUTHORIZED, "bad_signature")
+    );
     assert_eq!(f.certificates_of("alice").await, 0);
     f.assert_log_verifies().await;
 }
@@ -308,16 +410,26 @@ async fn a_captured_request_cannot_be_replayed_or_delayed() {
     let f = fixture().await;
     let alice = f.enrolled("alice", &["sre"]).await;
     let body = serde_json::to_vec(&f.certificate_request(&alice, "web", None)).unwrap();
-    let (status, _) = f.call(signed_raw(&alice.key, "/v1/certificates", body.clone())).await;
+    let (status, _) = f
+        .call(signed_raw(&alice.key, "/v1/certificates", body.clone()))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, reply) = f.call(signed_raw(&alice.key, "/v1/certificates", body)).await;
-    assert_eq!((status, code_of(&reply)), (StatusCode::UNAUTHORIZED, "replayed_request"));
+    let (status, reply) = f
+        .call(signed_raw(&alice.key, "/v1/certificates", body))
+        .await;
+    assert_eq!(
+        (status, code_of(&reply)),
+        (StatusCode::UNAUTHORIZED, "replayed_request")
+    );
 
     f.next_step();
     let late = f.certificate_request(&alice, "web", None);
     f.clock.0.fetch_add(120, Ordering::SeqCst);
     let (status, reply) = f.issue(&alice, &late).await;
-    assert_eq!((status, code_of(&reply)), (StatusCode::UNAUTHORIZED, "stale_request"));
+    assert_eq!(
+        (status, code_of(&reply)),
+        (StatusCode::UNAUTHORIZED, "stale_request")
+    );
     assert_eq!(f.certificates_of("alice").await, 1);
     f.assert_log_verifies().await;
 }
@@ -325,25 +437,42 @@ async fn a_captured_request_cannot_be_replayed_or_delayed() {
 #[tokio::test]
 async fn enrollment_tokens_are_single_use_and_expire() {
     let f = fixture().await;
-    f.state.store.add_user("bob", &["sre".into()], f.now()).await.unwrap();
+    f.state
+        .store
+        .add_user("bob", &["sre".into()], f.now())
+        .await
+        .unwrap();
     let token = f.token("bob", 600).await;
     let key = |_: ()| PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
     assert_eq!(f.enroll_with(&token, &key(())).await.0, StatusCode::OK);
     let (status, body) = f.enroll_with(&token, &key(())).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::UNAUTHORIZED, "invalid_token"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
     let expiring = f.token("bob", 60).await;
     f.clock.0.fetch_add(61, Ordering::SeqCst);
     let (status, body) = f.enroll_with(&expiring, &key(())).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::UNAUTHORIZED, "invalid_token"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
     let (status, body) = f.enroll_with("never-issued", &key(())).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::UNAUTHORIZED, "invalid_token"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
     f.assert_log_verifies().await;
 }
 
 #[tokio::test]
 async fn an_unconfirmed_device_gets_nothing() {
     let f = fixture().await;
-    f.state.store.add_user("bob", &["sre".into()], f.now()).await.unwrap();
+    f.state
+        .store
+        .add_user("bob", &["sre".into()], f.now())
+        .await
+        .unwrap();
     let token = f.token("bob", 600).await;
     let key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
     let (_, body) = f.enroll_with(&token, &key).await;
@@ -351,36 +480,63 @@ async fn an_unconfirmed_device_gets_nothing() {
         key,
         secret: TotpSecret::from_base32(body["totp_secret"].as_str().unwrap()).unwrap(),
     };
-    let (status, body) = f.issue(&device, &f.certificate_request(&device, "web", None)).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::FORBIDDEN, "device_not_confirmed"));
+    let (status, body) = f
+        .issue(&device, &f.certificate_request(&device, "web", None))
+        .await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::FORBIDDEN, "device_not_confirmed")
+    );
 }
 
 #[tokio::test]
 async fn policy_refusals_say_why_and_issue_nothing() {
     let f = fixture().await;
     let alice = f.enrolled("alice", &["sre"]).await;
-    let (status, body) = f.issue(&alice, &f.certificate_request(&alice, "db", None)).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::FORBIDDEN, "role_not_allowed"));
-    assert!(body["error"]["message"].as_str().unwrap().contains("dba"), "{body}");
+    let (status, body) = f
+        .issue(&alice, &f.certificate_request(&alice, "db", None))
+        .await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::FORBIDDEN, "role_not_allowed")
+    );
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("dba"),
+        "{body}"
+    );
     f.next_step();
     let mut long = f.certificate_request(&alice, "web", None);
     long.ttl_seconds = Some(2 * 3600);
     let (status, body) = f.issue(&alice, &long).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::FORBIDDEN, "ttl_too_long"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::FORBIDDEN, "ttl_too_long")
+    );
     f.next_step();
-    let (status, body) = f.issue(&alice, &f.certificate_request(&alice, "nope", None)).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::FORBIDDEN, "unknown_role"));
+    let (status, body) = f
+        .issue(&alice, &f.certificate_request(&alice, "nope", None))
+        .await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::FORBIDDEN, "unknown_role")
+    );
     f.next_step();
     let mut ecdsa = f.certificate_request(&alice, "web", None);
     // made once by `ssh-keygen -t ecdsa`; the role allows only ssh-ed25519
     ecdsa.public_key = ECDSA_KEY.into();
     let (status, body) = f.issue(&alice, &ecdsa).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::FORBIDDEN, "key_type_not_allowed"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::FORBIDDEN, "key_type_not_allowed")
+    );
     f.next_step();
     let mut garbage = f.certificate_request(&alice, "web", None);
     garbage.public_key = "ssh-ed25519 not-base64".into();
     let (status, body) = f.issue(&alice, &garbage).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::BAD_REQUEST, "invalid_public_key"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_public_key")
+    );
     assert_eq!(f.certificates_of("alice").await, 0);
     let records = f.assert_log_verifies().await;
     assert!(records.iter().filter(|r| r["type"] == "denied").count() >= 4);
@@ -390,9 +546,18 @@ async fn policy_refusals_say_why_and_issue_nothing() {
 async fn a_disabled_user_gets_nothing() {
     let f = fixture().await;
     let alice = f.enrolled("alice", &["sre"]).await;
-    f.state.store.set_user_disabled("alice", true).await.unwrap();
-    let (status, body) = f.issue(&alice, &f.certificate_request(&alice, "web", None)).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::FORBIDDEN, "user_disabled"));
+    f.state
+        .store
+        .set_user_disabled("alice", true)
+        .await
+        .unwrap();
+    let (status, body) = f
+        .issue(&alice, &f.certificate_request(&alice, "web", None))
+        .await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::FORBIDDEN, "user_disabled")
+    );
     assert_eq!(f.certificates_of("alice").await, 0);
 }
 
@@ -403,19 +568,38 @@ async fn when_the_log_cannot_be_written_no_certificate_leaves_the_server() {
     let before = f.assert_log_verifies().await.len();
     // A real SQLite failure on the log table (as a full disk would give), not a mock.
     let db = f._dir.path().join("jit.db");
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
     sqlx::query("CREATE TRIGGER log_full BEFORE INSERT ON log_entries BEGIN SELECT RAISE(ABORT, 'disk full'); END")
         .execute(&pool)
         .await
         .unwrap();
-    let (status, body) = f.issue(&alice, &f.certificate_request(&alice, "web", None)).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::SERVICE_UNAVAILABLE, "log_unavailable"));
+    let (status, body) = f
+        .issue(&alice, &f.certificate_request(&alice, "web", None))
+        .await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::SERVICE_UNAVAILABLE, "log_unavailable")
+    );
     assert!(body.get("certificate").is_none());
-    assert!(!body.to_string().contains("cert-v01"), "no certificate in the error body");
+    assert!(
+        !body.to_string().contains("cert-v01"),
+        "no certificate in the error body"
+    );
     assert_eq!(f.certificates_of("alice").await, 0);
-    sqlx::query("DROP TRIGGER log_full").execute(&pool).await.unwrap();
+    sqlx::query("DROP TRIGGER log_full")
+        .execute(&pool)
+        .await
+        .unwrap();
     assert_eq!(f.assert_log_verifies().await.len(), before);
     f.next_step();
-    let (status, _) = f.issue(&alice, &f.certificate_request(&alice, "web", None)).await;
-    assert_eq!(status, StatusCode::OK, "service resumes once the log is writable");
+    let (status, _) = f
+        .issue(&alice, &f.certificate_request(&alice, "web", None))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "service resumes once the log is writable"
+    );
 }

@@ -149,7 +149,11 @@ fn enroll_ssh_reuse_status_and_logout() {
     assert_eq!(args, expected);
     let rest = std::fs::read_to_string(bench.dir.path().join("ssh.log.stdin")).unwrap();
     assert_eq!(rest, "left for ssh\n", "ssh gets the rest of stdin");
-    assert_eq!(mode(&run.join("web.pub")), 0o600, "ssh refuses a readable IdentityFile");
+    assert_eq!(
+        mode(&run.join("web.pub")),
+        0o600,
+        "ssh refuses a readable IdentityFile"
+    );
     assert_eq!(mode(&run.join("web-cert.pub")), 0o600);
     for entry in std::fs::read_dir(&run).unwrap() {
         let content = std::fs::read_to_string(entry.unwrap().path()).unwrap();

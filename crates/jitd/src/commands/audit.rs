@@ -70,14 +70,16 @@ pub async fn run(data_dir: &Path, command: AuditCommand) -> anyhow::Result<ExitC
 }
 
 fn read_export(path: &Path) -> anyhow::Result<Vec<Entry>> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     std::io::BufReader::new(file)
         .lines()
         .enumerate()
         .filter(|(_, line)| !matches!(line, Ok(l) if l.trim().is_empty()))
         .map(|(n, line)| {
             let line = line?;
-            serde_json::from_str(&line).with_context(|| format!("{} line {}: not a log entry", path.display(), n + 1))
+            serde_json::from_str(&line)
+                .with_context(|| format!("{} line {}: not a log entry", path.display(), n + 1))
         })
         .collect()
 }

@@ -18,7 +18,12 @@ pub fn run(data_dir: &Path, command: CaCommand) -> anyhow::Result<ExitCode> {
         keys.push(config.path(data_dir, &config.host_ca_key));
     }
     for path in keys {
-        println!("{}", jit_ca::custody::public_key_of_file(&path)?.to_openssh().map_err(anyhow::Error::msg)?);
+        println!(
+            "{}",
+            jit_ca::custody::public_key_of_file(&path)?
+                .to_openssh()
+                .map_err(anyhow::Error::msg)?
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

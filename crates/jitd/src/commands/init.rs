@@ -36,7 +36,8 @@ pub async fn run(data_dir: &Path, args: InitArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
     std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
 
     let mut rng = rand::rngs::OsRng;
@@ -58,14 +59,21 @@ pub async fn run(data_dir: &Path, args: InitArgs) -> anyhow::Result<ExitCode> {
         &config.path(data_dir, &config.tls_cert),
         &config.path(data_dir, &config.tls_key),
     )?;
-    std::fs::write(config.path(data_dir, &config.policy), jit_policy::EXAMPLE_POLICY)?;
+    std::fs::write(
+        config.path(data_dir, &config.policy),
+        jit_policy::EXAMPLE_POLICY,
+    )?;
     std::fs::write(data_dir.join(CONFIG_FILE), config.render())?;
     jit_store::open(&config.database, data_dir).await?;
 
     println!("jit CA created in {}", data_dir.display());
     println!(
         "CA keys are {}",
-        if passphrase.is_some() { "encrypted with your passphrase" } else { "NOT encrypted (--insecure-no-passphrase)" }
+        if passphrase.is_some() {
+            "encrypted with your passphrase"
+        } else {
+            "NOT encrypted (--insecure-no-passphrase)"
+        }
     );
     println!();
     println!("user CA (sshd TrustedUserCAKeys):");
@@ -74,6 +82,10 @@ pub async fn run(data_dir: &Path, args: InitArgs) -> anyhow::Result<ExitCode> {
     println!("  {}", host_ca.public_key().to_openssh()?);
     println!("TLS certificate SHA-256: {tls_fingerprint}");
     println!();
-    println!("next: edit {}/policy.toml, then run `jitd serve --data-dir {}`", data_dir.display(), data_dir.display());
+    println!(
+        "next: edit {}/policy.toml, then run `jitd serve --data-dir {}`",
+        data_dir.display(),
+        data_dir.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

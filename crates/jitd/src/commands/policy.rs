@@ -18,10 +18,16 @@ pub async fn run(data_dir: &Path, command: PolicyCommand) -> anyhow::Result<Exit
             config.path(data_dir, &config.policy)
         }
     };
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     match jit_policy::Policy::parse(&text) {
         Ok(policy) => {
-            println!("{}: OK, {} roles, {}", path.display(), policy.roles().count(), policy.hash());
+            println!(
+                "{}: OK, {} roles, {}",
+                path.display(),
+                policy.roles().count(),
+                policy.hash()
+            );
             for role in policy.roles() {
                 println!(
                     "  {}: groups [{}] -> principals [{}], ttl {} (max {})",

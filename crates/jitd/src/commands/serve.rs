@@ -19,12 +19,20 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.listen = listen;
     }
     let passphrase = super::passphrase(&args.passphrase)?;
-    let user_ca = jit_ca::custody::load_key_file(&config.path(data_dir, &config.user_ca_key), passphrase.as_ref())?;
-    let host_ca = jit_ca::custody::load_key_file(&config.path(data_dir, &config.host_ca_key), passphrase.as_ref())?;
+    let user_ca = jit_ca::custody::load_key_file(
+        &config.path(data_dir, &config.user_ca_key),
+        passphrase.as_ref(),
+    )?;
+    let host_ca = jit_ca::custody::load_key_file(
+        &config.path(data_dir, &config.host_ca_key),
+        passphrase.as_ref(),
+    )?;
     drop(passphrase);
     let (text, _) = super::policy_text(data_dir, &config)?;
     let policy = jit_policy::Policy::parse(&text).map_err(|errors| {
-        anyhow::anyhow!("the policy file has errors (fix them, then check with `jitd policy check`):\n{errors}")
+        anyhow::anyhow!(
+            "the policy file has errors (fix them, then check with `jitd policy check`):\n{errors}"
+        )
     })?;
     let tls = crate::tls::server_config(
         &config.path(data_dir, &config.tls_cert),

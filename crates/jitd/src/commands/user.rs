@@ -28,31 +28,74 @@ pub async fn run(data_dir: &Path, command: UserCommand) -> anyhow::Result<ExitCo
         }),
     };
     match command {
-        UserCommand::Add { name, groups, token_ttl, json } => {
-            jit_proto::names::validate_user_name(&name).with_context(|| format!("user name {name:?}"))?;
-            let groups: Vec<String> = groups.into_iter().map(|g| g.trim().to_string()).filter(|g| !g.is_empty()).collect();
+        UserCommand::Add {
+            name,
+            groups,
+            token_ttl,
+            json,
+        } => {
+            jit_proto::names::validate_user_name(&name)
+                .with_context(|| format!("user name {name:?}"))?;
+            let groups: Vec<String> = groups
+                .into_iter()
+                .map(|g| g.trim().to_string())
+                .filter(|g| !g.is_empty())
+                .collect();
             if groups.is_empty() {
                 bail!("give at least one group with --groups (policy roles allow groups)");
             }
             for group in &groups {
-                jit_proto::names::validate_group_name(group).with_context(|| format!("group {group:?}"))?;
+                jit_proto::names::validate_group_name(group)
+                    .with_context(|| format!("group {group:?}"))?;
             }
-            store.add_user(&name, &groups, now).await.map_err(|e| match e {
-                jit_store::Error::AlreadyExists(_) => anyhow::anyhow!(
-                    "user {name} already exists; for a new device run `jitd user token {name}`"
-                ),
-                other => other.into(),
-            })?;
-            store.append_log(&log(&name, "added", groups.clone())).await?;
-            print_token(data_dir, &config, &store, &name, token_ttl.as_deref(), json, now).await?;
+            store
+                .add_user(&name, &groups, now)
+                .await
+                .map_err(|e| match e {
+                    jit_store::Error::AlreadyExists(_) => anyhow::anyhow!(
+                        "user {name} already exists; for a new device run `jitd user token {name}`"
+                    ),
+                    other => other.into(),
+                })?;
+            store
+                .append_log(&log(&name, "added", groups.clone()))
+                .await?;
+            print_token(
+                data_dir,
+                &config,
+                &store,
+                &name,
+                token_ttl.as_deref(),
+                json,
+                now,
+            )
+            .await?;
         }
-        UserCommand::Token { name, token_ttl, json } => {
-            let user = store.user(&name).await?.with_context(|| format!("no user {name}; add one with `jitd user add`"))?;
+        UserCommand::Token {
+            name,
+            token_ttl,
+            json,
+        } => {
+            let user = store
+                .user(&name)
+                .await?
+                .with_context(|| format!("no user {name}; add one with `jitd user add`"))?;
             if user.disabled {
                 bail!("user {name} is disabled; enable it first with `jitd user enable {name}`");
             }
-            store.append_log(&log(&name, "token_created", user.groups)).await?;
-            print_token(data_dir, &config, &store, &name, token_ttl.as_deref(), json, now).await?;
+            store
+                .append_log(&log(&name, "token_created", user.groups))
+                .await?;
+            print_token(
+                data_dir,
+                &config,
+                &store,
+                &name,
+                token_ttl.as_deref(),
+                json,
+                now,
+            )
+            .await?;
         }
         UserCommand::List { json } => {
             let users = store.users().await?;
@@ -71,9 +114,14 @@ pub async fn run(data_dir: &Path, command: UserCommand) -> anyhow::Result<ExitCo
             }
         }
         UserCommand::Disable { name } => {
-            let user = store.user(&name).await?.with_context(|| format!("no user {name}"))?;
+            let user = store
+                .user(&name)
+                .await?
+                .with_context(|| format!("no user {name}"))?;
             store.set_user_disabled(&name, true).await?;
-            store.append_log(&log(&name, "disabled", user.groups)).await?;
+            store
+                .append_log(&log(&name, "disabled", user.groups))
+                .await?;
             let live = store.unexpired_certificates(&name, now).await?;
             println!("user {name} disabled: every further request is refused");
             if !live.is_empty() {
@@ -85,9 +133,14 @@ pub async fn run(data_dir: &Path, command: UserCommand) -> anyhow::Result<ExitCo
             }
         }
         UserCommand::Enable { name } => {
-            let user = store.user(&name).await?.with_context(|| format!("no user {name}"))?;
+            let user = store
+                .user(&name)
+                .await?
+                .with_context(|| format!("no user {name}"))?;
             store.set_user_disabled(&name, false).await?;
-            store.append_log(&log(&name, "enabled", user.groups)).await?;
+            store
+                .append_log(&log(&name, "enabled", user.groups))
+                .await?;
             println!("user {name} enabled");
         }
     }
@@ -104,7 +157,9 @@ async fn print_token(
     now: u64,
 ) -> anyhow::Result<()> {
     let ttl = match token_ttl {
-        Some(text) => humantime::parse_duration(text).with_context(|| format!("--token-ttl {text:?}"))?,
+        Some(text) => {
+            humantime::parse_duration(text).with_context(|| format!("--token-ttl {text:?}"))?
+        }
         None => config.enrollment_token_ttl,
     };
     let secret = random_hex(&OsRandomness, 32);
@@ -119,9 +174,15 @@ async fn print_token(
     }
     .encode();
     if json {
-        println!("{}", serde_json::json!({"user": name, "token": token, "expires_at": expires_at}));
+        println!(
+            "{}",
+            serde_json::json!({"user": name, "token": token, "expires_at": expires_at})
+        );
     } else {
-        println!("enrollment token for {name} (single use, valid {}):", humantime::format_duration(ttl));
+        println!(
+            "enrollment token for {name} (single use, valid {}):",
+            humantime::format_duration(ttl)
+        );
         println!();
         println!("  {token}");
         println!();
