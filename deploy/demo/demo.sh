@@ -12,7 +12,9 @@ done
 sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)
 [[ -x $sshd_bin ]] || { echo "error: sshd is missing; run \`just deps\` (apt-get install -y openssh-server)" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/jit-demo.XXXXXX)
+# Not under /tmp: sshd's StrictModes refuses principals files below a world-writable dir.
+mkdir -p "$root/target"
+work=$(mktemp -d "$root/target/jit-demo.XXXXXX")
 chmod 755 "$work"
 pids=()
 cleanup() {

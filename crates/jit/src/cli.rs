@@ -53,7 +53,7 @@ pub enum Command {
         jit ssh --role web-oncall --ttl 30m deploy@web-1.example.com\n  \
         jit ssh -p 2222 -o StrictHostKeyChecking=accept-new web-1 uptime\n\n\
         Needs a running ssh-agent (SSH_AUTH_SOCK). ssh runs as: ssh -o IdentitiesOnly=yes \
-        -o IdentityFile=$JIT_HOME/run/ROLE-cert.pub -o CertificateFile=$JIT_HOME/run/ROLE-cert.pub \
+        -o IdentityFile=$JIT_HOME/run/ROLE-cert.pub \
         [-p PORT] [-l LOGIN] [-o OPTION]... -- HOST [COMMAND]..."
     )]
     Ssh(SshArgs),

@@ -88,9 +88,11 @@ impl SshInvocation<'_> {
             args.push("-o".into());
             args.push(value);
         };
+        // The certificate file itself is the identity: ssh matches it to the agent's
+        // key+certificate and offers exactly that, once. (A separate CertificateFile would
+        // add a second identity whose private key ssh tries, and fails, to load from disk.)
         option("IdentitiesOnly=yes".into());
         option(prefixed("IdentityFile=", self.certificate));
-        option(prefixed("CertificateFile=", self.certificate));
         if let Some(port) = self.port {
             args.push("-p".into());
             args.push(port.to_string().into());
@@ -346,8 +348,6 @@ mod tests {
                 "IdentitiesOnly=yes",
                 "-o",
                 "IdentityFile=/h/run/web-cert.pub",
-                "-o",
-                "CertificateFile=/h/run/web-cert.pub",
                 "-p",
                 "2222",
                 "-l",

@@ -141,7 +141,7 @@ fn enroll_ssh_reuse_status_and_logout() {
     let run = bench.home().join("run");
     let args = std::fs::read_to_string(bench.ssh_log()).unwrap();
     let expected = format!(
-        "-o\nIdentitiesOnly=yes\n-o\nIdentityFile={0}/web-cert.pub\n-o\nCertificateFile={0}/web-cert.pub\n\
+        "-o\nIdentitiesOnly=yes\n-o\nIdentityFile={0}/web-cert.pub\n\
          -l\ndeploy\n--\nweb-1\nuptime\n-a\nSSH_AUTH_SOCK={1}\n",
         run.display(),
         bench.agent.socket().display()
