@@ -351,3 +351,104 @@ fn policy_check_reports_errors_with_line_numbers_and_init_refuses_to_overwrite()
         out.describe()
     );
 }
+
+#[test]
+fn ca_keys_are_encrypted_separate_and_private() {
+    let ca = Ca::init(&policy());
+    let user_ca = ca.data_dir().join("user_ca");
+    let host_ca = ca.data_dir().join("host_ca");
+    for key in [&user_ca, &host_ca] {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", key.display());
+        // The real tool cannot read the key without the passphrase.
+        let out = std::process::Command::new(jit_e2e::tools::ssh_keygen())
+            .args(["-y", "-P", "", "-f"])
+            .arg(key)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{} must be encrypted", key.display());
+    }
+    let out = std::process::Command::new(jit_e2e::tools::ssh_keygen())
+        .args(["-y", "-P", "correct horse battery staple", "-f"])
+        .arg(&user_ca)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", out.describe());
+    let user_line = ca.user_ca_public_key();
+    let key_of = |line: &str| {
+        line.split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(key_of(&out.stdout_text()), key_of(&user_line));
+    let host_line = ca.jitd_ok(&["ca", "show", "--host"]);
+    assert_ne!(
+        key_of(&user_line),
+        key_of(&host_line),
+        "user and host CA keys are separate"
+    );
+
+    // Without a passphrase, init refuses unless told to write the keys in the clear.
+    let dir = jit_e2e::scratch::scratch_dir("jit-ca-plain-");
+    let out = std::process::Command::new(jit_e2e::jit::binary("jitd"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("init")
+        .env_remove("JITD_CA_PASSPHRASE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        out.stderr_text().contains("--passphrase-file"),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        !dir.path().join("data/user_ca").exists(),
+        "a refused init writes no key"
+    );
+}
+
+#[test]
+fn no_totp_code_or_token_reaches_the_server_log() {
+    let w = world();
+    let token = w.ca.add_user("alice", "sre");
+    let alice = Engineer::enroll(&token);
+    let code = alice.code(30);
+    let out = w.jit_ssh(
+        &alice,
+        &["--otp", &code],
+        &format!("{DEPLOY}@127.0.0.1"),
+        &["true"],
+    );
+    assert!(out.status.success(), "{}", out.describe());
+    let wrong = format!(
+        "{:06}",
+        (alice.code(0).parse::<u32>().unwrap() + 1) % 1_000_000
+    );
+    let _ = w.jit_ssh(
+        &alice,
+        &["--otp", &wrong],
+        &format!("{DEPLOY}@127.0.0.1"),
+        &["true"],
+    );
+    let log = w.ca.server_log().join("\n");
+    assert!(
+        log.contains("certificate issued"),
+        "the log is captured: {log}"
+    );
+    let token_secret = jit_proto::token::EnrollmentToken::decode(&token).unwrap().secret;
+    let token_secret = token_secret.as_str();
+    for secret in [code.as_str(), wrong.as_str(), token_secret] {
+        assert!(!log.contains(secret), "a secret reached the server log");
+    }
+    let records = serde_json::to_string(&w.ca.log_records()).unwrap();
+    for secret in [code.as_str(), wrong.as_str(), token_secret] {
+        assert!(
+            !records.contains(secret),
+            "a secret reached the issuance log"
+        );
+    }
+}
