@@ -439,7 +439,9 @@ fn no_totp_code_or_token_reaches_the_server_log() {
         log.contains("certificate issued"),
         "the log is captured: {log}"
     );
-    let token_secret = jit_proto::token::EnrollmentToken::decode(&token).unwrap().secret;
+    let token_secret = jit_proto::token::EnrollmentToken::decode(&token)
+        .unwrap()
+        .secret;
     let token_secret = token_secret.as_str();
     for secret in [code.as_str(), wrong.as_str(), token_secret] {
         assert!(!log.contains(secret), "a secret reached the server log");

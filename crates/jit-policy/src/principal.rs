@@ -10,8 +10,7 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 
-/// Longest principal, user or group name accepted.
-pub const MAX_NAME_LEN: usize = 64;
+pub use jit_proto::names::MAX_NAME_LEN;
 
 /// Longest role name accepted.
 pub const MAX_ROLE_NAME_LEN: usize = 63;
@@ -48,6 +47,16 @@ impl fmt::Display for NameKind {
     }
 }
 
+/// The shared rules live in `jit_proto::names` (the CA checks them too); this adds the
+/// offending value, escaped, for policy error messages.
+fn shared(
+    kind: NameKind,
+    s: &str,
+    result: std::result::Result<(), jit_proto::names::NameError>,
+) -> Result<()> {
+    result.map_err(|e| unsafe_name(kind, s, e.problem))
+}
+
 /// Check a certificate principal: 1 to 64 characters from `A-Z a-z 0-9 . _ @ -`, not
 /// starting with `-`.
 ///
@@ -56,7 +65,11 @@ impl fmt::Display for NameKind {
 /// assert!(jit_policy::validate_principal("root,admin").is_err());
 /// ```
 pub fn validate_principal(s: &str) -> Result<()> {
-    check(NameKind::Principal, s, true)
+    shared(
+        NameKind::Principal,
+        s,
+        jit_proto::names::validate_principal(s),
+    )
 }
 
 /// Check a jit user name: like [`validate_principal`] but without `@` (and `#`), because key
@@ -67,12 +80,20 @@ pub fn validate_principal(s: &str) -> Result<()> {
 /// assert!(jit_policy::validate_user_name("alice@corp").is_err());
 /// ```
 pub fn validate_user_name(s: &str) -> Result<()> {
-    check(NameKind::UserName, s, false)
+    shared(
+        NameKind::UserName,
+        s,
+        jit_proto::names::validate_user_name(s),
+    )
 }
 
 /// Check a group name: the same rules as [`validate_principal`].
 pub fn validate_group_name(s: &str) -> Result<()> {
-    check(NameKind::GroupName, s, true)
+    shared(
+        NameKind::GroupName,
+        s,
+        jit_proto::names::validate_group_name(s),
+    )
 }
 
 /// Check a role name: 1 to 63 characters matching `[a-z0-9][a-z0-9._-]*`.
@@ -90,7 +111,7 @@ pub fn validate_role_name(s: &str) -> Result<()> {
             s,
             format!(
                 "it contains {}; use only lowercase letters a-z, digits, '.', '_' and '-'",
-                describe(c)
+                jit_proto::names::describe(c)
             ),
         ));
     }
@@ -109,61 +130,6 @@ pub fn validate_role_name(s: &str) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// True for the characters every principal, user and group name may use.
-fn is_safe_char(c: char, allow_at: bool) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') || (allow_at && c == '@')
-}
-
-fn check(kind: NameKind, s: &str, allow_at: bool) -> Result<()> {
-    if s.is_empty() {
-        return Err(unsafe_name(kind, s, "it is empty".to_owned()));
-    }
-    if let Some(c) = s.chars().find(|&c| !is_safe_char(c, allow_at)) {
-        let allowed = if allow_at {
-            "letters A-Z a-z, digits, '.', '_', '@' and '-'"
-        } else {
-            "letters A-Z a-z, digits, '.', '_' and '-'"
-        };
-        return Err(unsafe_name(
-            kind,
-            s,
-            format!("it contains {}; use only {allowed}", describe(c)),
-        ));
-    }
-    if s.starts_with('-') {
-        return Err(unsafe_name(
-            kind,
-            s,
-            "it starts with '-', which programs could read as an option".to_owned(),
-        ));
-    }
-    // Only ASCII is left at this point, so bytes are characters.
-    if s.len() > MAX_NAME_LEN {
-        return Err(unsafe_name(
-            kind,
-            s,
-            format!(
-                "it is {} characters long; the limit is {MAX_NAME_LEN}",
-                s.len()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Name a rejected character in words a person can act on.
-fn describe(c: char) -> String {
-    if c.is_whitespace() {
-        format!("whitespace ({:?})", c)
-    } else if c.is_control() {
-        format!("a control character ({})", c.escape_unicode())
-    } else if !c.is_ascii() {
-        format!("the non-ASCII character {c:?}")
-    } else {
-        format!("{c:?}")
-    }
 }
 
 fn unsafe_name(kind: NameKind, value: &str, problem: String) -> Error {
