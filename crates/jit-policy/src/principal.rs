@@ -145,26 +145,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_say_what_is_wrong() {
+    fn policy_messages_name_the_escaped_value() {
+        // The rules and their wording are tested in jit_proto::names; here, the value.
         let err = validate_principal("root,admin").unwrap_err().to_string();
-        assert!(err.contains("','"), "{err}");
         assert!(err.starts_with("principal \"root,admin\""), "{err}");
         let err = validate_user_name("a\u{7}b").unwrap_err().to_string();
-        assert!(err.contains("control character"), "{err}");
         assert!(
             !err.contains('\u{7}'),
             "control characters are escaped: {err}"
         );
-        let err = validate_principal(&"a".repeat(65)).unwrap_err().to_string();
-        assert!(err.contains("65 characters long"), "{err}");
-    }
-
-    #[test]
-    fn user_names_refuse_key_id_separators() {
-        assert!(validate_user_name("alice").is_ok());
-        assert!(validate_user_name("alice@x").is_err());
-        assert!(validate_user_name("alice#1").is_err());
-        assert!(validate_principal("alice@x").is_ok());
         assert!(validate_group_name("sre@corp").is_ok());
     }
 
