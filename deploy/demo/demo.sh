@@ -12,9 +12,29 @@ done
 sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)
 [[ -x $sshd_bin ]] || { echo "error: sshd is missing; run \`just deps\` (apt-get install -y openssh-server)" >&2; exit 1; }
 
-# Not under /tmp: sshd's StrictModes refuses principals files below a world-writable dir.
+# sshd's StrictModes refuses principals files below a group/world-writable directory (such
+# as /tmp), so the demo lives under target/ unless the checkout itself is in such a place.
+strict_modes_ok() {
+    local dir=$1 mode owner
+    while :; do
+        mode=$(stat -c %a "$dir")
+        owner=$(stat -c %u "$dir")
+        if (((8#$mode & 8#022) != 0)) || [[ $owner != 0 && $owner != $(id -u) ]]; then
+            return 1
+        fi
+        [[ $dir == / ]] && return 0
+        dir=$(dirname "$dir")
+    done
+}
 mkdir -p "$root/target"
-work=$(mktemp -d "$root/target/jit-demo.XXXXXX")
+base=$root/target
+if ! strict_modes_ok "$base"; then
+    if [[ $(id -u) -eq 0 ]]; then base=/var/lib/jit-demo; else base=$HOME/.cache/jit-demo; fi
+    mkdir -p "$base"
+    chmod 755 "$base"
+    strict_modes_ok "$base" || { echo "error: no directory sshd's StrictModes accepts (tried $base)" >&2; exit 1; }
+fi
+work=$(mktemp -d "$base/jit-demo.XXXXXX")
 chmod 755 "$work"
 pids=()
 cleanup() {

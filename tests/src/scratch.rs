@@ -1,5 +1,6 @@
 //! Scratch directories and files that satisfy sshd's `StrictModes`: under the cargo target
-//! directory (never the world-writable /tmp), directories 0755, files 0644.
+//! directory when no ancestor is group/world-writable, else under `/var/lib/jit-e2e`
+//! (a checkout under /tmp would fail), directories 0755, files 0644.
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -46,6 +47,23 @@ fn target_dir_from_exe() -> Option<PathBuf> {
         .then(|| target.join("tmp"))
 }
 
+/// Where sshd-visible scratch files may live: [`base_dir`] if sshd's `StrictModes` accepts
+/// it, else [`FALLBACK_DIR`] (for a checkout below /tmp, say), which root can create.
+pub fn strict_base_dir() -> PathBuf {
+    let base = base_dir();
+    if strict_modes_problem(&base).is_none() {
+        return base;
+    }
+    let fallback = PathBuf::from(FALLBACK_DIR);
+    fs::create_dir_all(&fallback)
+        .unwrap_or_else(|e| panic!("jit-e2e: cannot create {}: {e}", fallback.display()));
+    set_mode(&fallback, 0o755);
+    fallback
+}
+
+/// The scratch base used when the target directory sits below a world-writable directory.
+pub const FALLBACK_DIR: &str = "/var/lib/jit-e2e";
+
 /// True if [`KEEP_ENV`] asks to keep scratch directories.
 pub fn keep_requested() -> bool {
     std::env::var(KEEP_ENV).is_ok_and(|v| v == "1")
@@ -54,7 +72,7 @@ pub fn keep_requested() -> bool {
 /// Creates a fresh directory `PREFIX…` (mode 0755) under [`base_dir`], checks that sshd's
 /// `StrictModes` will accept paths inside it, and returns it; it is removed when dropped.
 pub fn scratch_dir(prefix: &str) -> TempDir {
-    let base = base_dir();
+    let base = strict_base_dir();
     check_strict_modes(&base);
     let dir = tempfile::Builder::new()
         .prefix(prefix)
@@ -107,23 +125,27 @@ pub fn write_file(path: &Path, contents: impl AsRef<[u8]>, mode: u32) {
 /// below it: each must be owned by root (or the current user) and not group- or
 /// world-writable.
 pub fn check_strict_modes(path: &Path) {
+    if let Some(problem) = strict_modes_problem(path) {
+        panic!("jit-e2e: {problem}");
+    }
+}
+
+/// Why sshd's `StrictModes` would refuse files below `path`, if it would.
+pub fn strict_modes_problem(path: &Path) -> Option<String> {
     let me = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
-    for dir in path.ancestors() {
-        let Ok(meta) = fs::metadata(dir) else {
-            continue;
-        };
+    path.ancestors().find_map(|dir| {
+        let meta = fs::metadata(dir).ok()?;
         let bad_owner = meta.uid() != 0 && meta.uid() != me;
         let writable = meta.mode() & 0o022 != 0;
-        if bad_owner || writable {
-            panic!(
-                "jit-e2e: {} (mode {:o}, uid {}) is group/world-writable or foreign-owned; \
-                 sshd StrictModes would refuse files under {}. Use a target directory \
-                 outside such places (set CARGO_TARGET_TMPDIR).",
+        (bad_owner || writable).then(|| {
+            format!(
+                "{} (mode {:o}, uid {}) is group/world-writable or foreign-owned; sshd \
+                 StrictModes would refuse files under {}",
                 dir.display(),
                 meta.mode() & 0o7777,
                 meta.uid(),
                 path.display()
-            );
-        }
-    }
+            )
+        })
+    })
 }
