@@ -454,3 +454,24 @@ fn no_totp_code_or_token_reaches_the_server_log() {
         );
     }
 }
+
+#[test]
+fn a_disabled_user_gets_no_new_certificate() {
+    let w = world();
+    let alice = Engineer::enroll(&w.ca.add_user("alice", "sre"));
+    let out = w.ca.jitd(&["user", "disable", "alice"]);
+    assert!(out.status.success(), "{}", out.describe());
+    let code = alice.code(30);
+    let out = w.jit_ssh(
+        &alice,
+        &["--otp", &code],
+        &format!("{DEPLOY}@127.0.0.1"),
+        &["true"],
+    );
+    assert!(!out.status.success());
+    assert!(out.stderr_text().contains("disabled"), "{}", out.describe());
+    assert_eq!(w.ca.issued_count(), 0);
+    let list = w.ca.jitd_ok(&["user", "list", "--json"]);
+    assert!(list.contains("\"disabled\": true"), "{list}");
+    w.ca.assert_log_verifies();
+}

@@ -52,8 +52,9 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
     });
     tracing::info!(policy = %state.policy.hash(), roles = state.policy.roles().count(), "policy loaded");
+    let shutdown = crate::server::shutdown_signal()?;
     let listener = std::net::TcpListener::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    crate::server::run(listener, tls, state, crate::server::shutdown_signal()).await?;
+    crate::server::run(listener, tls, state, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
