@@ -86,3 +86,144 @@ pub struct CertificateRow {
     /// Unix seconds.
     pub valid_before: u64,
 }
+
+/// A request for a role that needs approval, as `jit request` creates it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAccessRequest {
+    /// Request ID (random, short, shown to people).
+    pub id: String,
+    /// Who asks.
+    pub requester: String,
+    /// For which role.
+    pub role: String,
+    /// Why (required).
+    pub reason: String,
+    /// Ticket reference, when given.
+    pub ticket: Option<String>,
+    /// Longest certificate lifetime the approval covers; the role default when absent.
+    pub ttl_seconds: Option<u64>,
+    /// Distinct approvals needed.
+    pub approvals_needed: u32,
+    /// How long an approved request stays usable.
+    pub window_seconds: u64,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// Unix seconds: a request still pending then lapses.
+    pub expires_at: u64,
+}
+
+/// Where a request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestState {
+    /// Waiting for decisions.
+    Pending,
+    /// Approved and usable until `usable_until`.
+    Approved,
+    /// Denied by an approver.
+    Denied,
+    /// A certificate was issued under it.
+    Used,
+    /// Lapsed: pending past `expires_at`, or approved past `usable_until`.
+    Expired,
+}
+
+impl RequestState {
+    /// The state's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Pending => "pending",
+            RequestState::Approved => "approved",
+            RequestState::Denied => "denied",
+            RequestState::Used => "used",
+            RequestState::Expired => "expired",
+        }
+    }
+}
+
+/// One approver's decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Who decided.
+    pub approver: String,
+    /// Approve (true) or deny.
+    pub approve: bool,
+    /// Why (required for a denial).
+    pub reason: Option<String>,
+    /// Unix seconds.
+    pub at: u64,
+}
+
+/// A stored request with its decisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessRequest {
+    /// What was asked.
+    pub request: NewAccessRequest,
+    /// Where it stands (expiry already applied for the `now` it was read at).
+    pub state: RequestState,
+    /// Unix seconds of the deciding decision.
+    pub decided_at: Option<u64>,
+    /// Unix seconds until which an approved request can be used.
+    pub usable_until: Option<u64>,
+    /// Serial of the certificate issued under it.
+    pub used_serial: Option<u64>,
+    /// Every decision, oldest first.
+    pub decisions: Vec<Decision>,
+}
+
+impl AccessRequest {
+    /// Distinct approvers so far.
+    pub fn approvers(&self) -> Vec<String> {
+        self.decisions
+            .iter()
+            .filter(|d| d.approve)
+            .map(|d| d.approver.clone())
+            .collect()
+    }
+}
+
+/// How an issuance relates to approvals and break-glass (both optional).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IssuanceLinks<'a> {
+    /// The approved request this certificate uses up (atomically with the record).
+    pub request_id: Option<&'a str>,
+    /// For a break-glass issuance: its reason, queued for review.
+    pub break_glass_reason: Option<&'a str>,
+}
+
+/// A queued alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    /// Queue ID.
+    pub id: i64,
+    /// Alert kind (`break_glass`, `denied`...).
+    pub kind: String,
+    /// JSON body for the webhook.
+    pub payload: String,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// A break-glass issuance and its review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    /// Certificate serial.
+    pub serial: u64,
+    /// Log record of the issuance.
+    pub log_seq: u64,
+    /// User.
+    pub user: String,
+    /// Role.
+    pub role: String,
+    /// The break-glass reason.
+    pub reason: String,
+    /// Unix seconds.
+    pub issued_at: u64,
+    /// Unix seconds, once acknowledged.
+    pub acked_at: Option<u64>,
+    /// Who acknowledged.
+    pub acked_by: Option<String>,
+    /// Reviewer's note.
+    pub note: Option<String>,
+}

@@ -24,6 +24,26 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
+/// Create the database file owner-only (0600) before SQLite does, so the TOTP secrets in
+/// it are never readable by others whatever the umask; SQLite gives its -wal and -shm files
+/// the same mode.
+fn create_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::Corrupt(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 fn to_i64(value: u64) -> i64 {
     value as i64
 }
@@ -39,6 +59,7 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
 impl SqliteStore {
     /// Open (creating if needed) the database file and bring its schema up to date.
     pub async fn open(path: &Path) -> Result<Self> {
+        create_private(path)?;
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
@@ -394,5 +415,26 @@ impl Store for SqliteStore {
         // serials are stored bit-cast to i64, so order them as u64 here
         certificates.sort_by_key(|c| c.serial);
         Ok(certificates)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    #[tokio::test]
+    async fn the_database_file_is_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jit.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        store.ping().await.unwrap();
+        for file in ["jit.db", "jit.db-wal"] {
+            let mode = std::fs::metadata(dir.path().join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
     }
 }

@@ -237,6 +237,31 @@ fn signed_raw(key: &PrivateKey, path: &str, body: Vec<u8>) -> Request<Body> {
         .unwrap()
 }
 
+/// An OpenSSH user certificate line (signed by a throwaway CA).
+fn user_certificate_line() -> String {
+    let ca = jit_ca::signer::Ed25519Signer::new(
+        ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng),
+        "x",
+    );
+    let key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
+    let principals = vec!["deploy".to_string()];
+    let request = jit_ca::user_cert::UserCertificateRequest {
+        public_key: key.public_key(),
+        user: "x",
+        role: "web",
+        principals: &principals,
+        serial: 1,
+        now: 1_800_000_000,
+        backdate: std::time::Duration::from_secs(30),
+        ttl: std::time::Duration::from_secs(60),
+        extensions: &[],
+        critical_options: &[],
+    };
+    jit_ca::user_cert::sign_user_certificate(&ca, &mut rand::rngs::OsRng, &request)
+        .unwrap()
+        .openssh
+}
+
 fn code_of(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<none>")
 }
@@ -528,6 +553,15 @@ async fn policy_refusals_say_why_and_issue_nothing() {
     assert_eq!(
         (status, code_of(&body)),
         (StatusCode::FORBIDDEN, "key_type_not_allowed")
+    );
+    f.next_step();
+    // A certificate offered as the key to certify is refused: raw public keys only.
+    let mut cert_as_key = f.certificate_request(&alice, "web", None);
+    cert_as_key.public_key = user_certificate_line();
+    let (status, body) = f.issue(&alice, &cert_as_key).await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_public_key")
     );
     f.next_step();
     let mut garbage = f.certificate_request(&alice, "web", None);

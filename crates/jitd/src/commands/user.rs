@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use jit_log::{Event, Record, UserChange};
@@ -45,18 +46,21 @@ impl Admin<'_> {
     }
 
     /// Store a new single-use token for `name` (only its hash) and print it.
-    async fn issue_token(
-        &self,
-        name: &str,
-        token_ttl: Option<&str>,
-        json: bool,
-    ) -> anyhow::Result<()> {
+    /// The token lifetime: `--token-ttl` (1m to 30 days) or the configured default.
+    fn token_ttl(&self, token_ttl: Option<&str>) -> anyhow::Result<Duration> {
         let ttl = match token_ttl {
             Some(text) => {
                 humantime::parse_duration(text).with_context(|| format!("--token-ttl {text:?}"))?
             }
             None => self.config.enrollment_token_ttl,
         };
+        if ttl < Duration::from_secs(60) || ttl > Duration::from_secs(30 * 86400) {
+            bail!("--token-ttl must be between 1m and 30 days");
+        }
+        Ok(ttl)
+    }
+
+    async fn issue_token(&self, name: &str, ttl: Duration, json: bool) -> anyhow::Result<()> {
         let secret = random_hex(&OsRandomness, 32);
         let expires_at = self.now + ttl.as_secs();
         self.store
@@ -140,6 +144,7 @@ pub async fn run(data_dir: &Path, command: UserCommand) -> anyhow::Result<ExitCo
             jit_proto::names::validate_user_name(&name)
                 .with_context(|| format!("user name {name:?}"))?;
             let groups = parse_groups(groups)?;
+            let ttl = admin.token_ttl(token_ttl.as_deref())?;
             admin.store.add_user(&name, &groups, admin.now).await.map_err(|e| match e {
                 jit_store::Error::AlreadyExists(_) => {
                     anyhow::anyhow!("user {name} already exists; for a new device run `jitd user token {name}`")
@@ -147,19 +152,20 @@ pub async fn run(data_dir: &Path, command: UserCommand) -> anyhow::Result<ExitCo
                 other => other.into(),
             })?;
             admin.log(&name, "added", groups).await?;
-            admin.issue_token(&name, token_ttl.as_deref(), json).await?;
+            admin.issue_token(&name, ttl, json).await?;
         }
         UserCommand::Token {
             name,
             token_ttl,
             json,
         } => {
+            let ttl = admin.token_ttl(token_ttl.as_deref())?;
             let user = admin.existing_user(&name).await?;
             if user.disabled {
                 bail!("user {name} is disabled; enable it first with `jitd user enable {name}`");
             }
             admin.log(&name, "token_created", user.groups).await?;
-            admin.issue_token(&name, token_ttl.as_deref(), json).await?;
+            admin.issue_token(&name, ttl, json).await?;
         }
         UserCommand::List { json } => {
             let users = admin.store.users().await?;
