@@ -16,7 +16,10 @@ pub mod sqlite;
 use async_trait::async_trait;
 use jit_log::{Entry, Record};
 
-pub use model::{CertificateRow, Device, NewDevice, User};
+pub use model::{
+    AccessRequest, Alert, CertificateRow, Decision, Device, IssuanceLinks, NewAccessRequest,
+    NewDevice, RequestState, Review, User,
+};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +45,9 @@ pub enum Error {
     /// The serial was issued before (retry with another).
     #[error("serial already issued")]
     SerialTaken,
+    /// The change conflicts with the current state (e.g. deciding a request twice).
+    #[error("{0}")]
+    Conflict(String),
     /// A stored value cannot be decoded.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
@@ -98,15 +104,63 @@ pub trait Store: Send + Sync + 'static {
 
     /// Append a record to the log, durably; returns its sequence number.
     async fn append_log(&self, record: &Record) -> Result<u64>;
-    /// Append an issuance record and the certificate's row in one transaction.
-    /// [`Error::SerialTaken`] (and nothing written) if the serial was issued before.
-    async fn record_issuance(&self, record: &Record, certificate: &CertificateRow) -> Result<u64>;
+    /// Append an issuance record and the certificate's row in one transaction, using up the
+    /// approved request and queueing the break-glass review that `links` name.
+    /// [`Error::SerialTaken`] (and nothing written) if the serial was issued before;
+    /// [`Error::Conflict`] (and nothing written) if the request is no longer usable.
+    async fn record_issuance(
+        &self,
+        record: &Record,
+        certificate: &CertificateRow,
+        links: IssuanceLinks<'_>,
+    ) -> Result<u64>;
     /// Log entries with `seq >= from`, in order, at most `limit`.
     async fn log_entries(&self, from: u64, limit: u64) -> Result<Vec<Entry>>;
     /// Number of log entries.
     async fn log_len(&self) -> Result<u64>;
     /// Certificates of a user that are still valid at `now`.
     async fn unexpired_certificates(&self, user: &str, now: u64) -> Result<Vec<CertificateRow>>;
+
+    /// Store a new pending access request.
+    async fn create_request(&self, request: &NewAccessRequest) -> Result<()>;
+    /// One request, with its state as of `now`.
+    async fn access_request(&self, id: &str, now: u64) -> Result<Option<AccessRequest>>;
+    /// Requests created after `since`, newest first, with their state as of `now`.
+    async fn recent_requests(&self, since: u64, now: u64) -> Result<Vec<AccessRequest>>;
+    /// Record one approver's decision atomically: a denial denies; the N-th distinct approval
+    /// approves (usable for the request's window). [`Error::Conflict`] when the request is
+    /// not pending, the approver already decided, or the approver is the requester.
+    async fn decide_request(
+        &self,
+        id: &str,
+        approver: &str,
+        approve: bool,
+        reason: Option<&str>,
+        now: u64,
+    ) -> Result<AccessRequest>;
+    /// The oldest approved, unused, still usable request of `requester` for `role`.
+    async fn usable_request(
+        &self,
+        requester: &str,
+        role: &str,
+        now: u64,
+    ) -> Result<Option<AccessRequest>>;
+    /// Number of requests pending at `now`.
+    async fn pending_request_count(&self, now: u64) -> Result<u64>;
+
+    /// Queue an alert for webhook delivery; returns its queue ID.
+    async fn enqueue_alert(&self, kind: &str, payload: &str, now: u64) -> Result<i64>;
+    /// Undelivered alerts due at `now`, oldest first.
+    async fn due_alerts(&self, now: u64, limit: u64) -> Result<Vec<Alert>>;
+    /// Mark an alert delivered.
+    async fn alert_delivered(&self, id: i64, now: u64) -> Result<()>;
+    /// Record a failed delivery and when to try again.
+    async fn alert_failed(&self, id: i64, error: &str, next_attempt_at: u64) -> Result<()>;
+
+    /// Break-glass issuances not yet reviewed, oldest first.
+    async fn pending_reviews(&self) -> Result<Vec<Review>>;
+    /// Close a review. [`Error::NotFound`] for an unknown serial, [`Error::Conflict`] if done.
+    async fn ack_review(&self, serial: u64, by: &str, note: &str, now: u64) -> Result<Review>;
 }
 
 /// Open the store a `database` setting names: `sqlite://PATH` (relative paths are under

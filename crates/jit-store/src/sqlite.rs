@@ -12,11 +12,20 @@ use sqlx::sqlite::{
 };
 use sqlx::Row as _;
 
-use crate::model::{CertificateRow, Device, NewDevice, User};
+use crate::model::{
+    AccessRequest, Alert, CertificateRow, Decision, Device, IssuanceLinks, NewAccessRequest,
+    NewDevice, RequestState, Review, User,
+};
 use crate::{Error, Result, Store};
 
 /// Schema migrations, applied in order, each once.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_approvals_alerts.sql"),
+    ),
+];
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -352,7 +361,12 @@ impl Store for SqliteStore {
         Ok(seq)
     }
 
-    async fn record_issuance(&self, record: &Record, certificate: &CertificateRow) -> Result<u64> {
+    async fn record_issuance(
+        &self,
+        record: &Record,
+        certificate: &CertificateRow,
+        links: IssuanceLinks<'_>,
+    ) -> Result<u64> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let seq = Self::append_in(&mut tx, record).await?;
         sqlx::query(
@@ -371,6 +385,34 @@ impl Store for SqliteStore {
             true => Error::SerialTaken,
             false => Error::Database(e),
         })?;
+        if let Some(id) = links.request_id {
+            let used = sqlx::query(
+                "UPDATE access_requests SET state = 'used', used_serial = ? WHERE id = ? AND requester = ? AND role = ? AND state = 'approved' AND usable_until > ?",
+            )
+            .bind(to_i64(certificate.serial))
+            .bind(id)
+            .bind(&certificate.user)
+            .bind(&certificate.role)
+            .bind(to_i64(record.time))
+            .execute(&mut *tx)
+            .await?;
+            if used.rows_affected() != 1 {
+                return Err(Error::Conflict(format!("request {id} is no longer usable")));
+            }
+        }
+        if let Some(reason) = links.break_glass_reason {
+            sqlx::query(
+                "INSERT INTO break_glass_reviews (serial, log_seq, user_name, role, reason, issued_at) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(to_i64(certificate.serial))
+            .bind(to_i64(seq))
+            .bind(&certificate.user)
+            .bind(&certificate.role)
+            .bind(reason)
+            .bind(to_i64(record.time))
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(seq)
     }
@@ -416,6 +458,321 @@ impl Store for SqliteStore {
         certificates.sort_by_key(|c| c.serial);
         Ok(certificates)
     }
+
+    async fn create_request(&self, request: &NewAccessRequest) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO access_requests (id, requester, role, reason, ticket, ttl_seconds, approvals_needed, window_seconds, created_at, expires_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+        )
+        .bind(&request.id)
+        .bind(&request.requester)
+        .bind(&request.role)
+        .bind(&request.reason)
+        .bind(&request.ticket)
+        .bind(request.ttl_seconds.map(to_i64))
+        .bind(i64::from(request.approvals_needed))
+        .bind(to_i64(request.window_seconds))
+        .bind(to_i64(request.created_at))
+        .bind(to_i64(request.expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match is_unique_violation(&e) {
+            true => Error::AlreadyExists(format!("request {}", request.id)),
+            false => Error::Database(e),
+        })?;
+        Ok(())
+    }
+
+    async fn access_request(&self, id: &str, now: u64) -> Result<Option<AccessRequest>> {
+        let row = sqlx::query("SELECT * FROM access_requests WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => Ok(Some(self.with_decisions(&row, now).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn recent_requests(&self, since: u64, now: u64) -> Result<Vec<AccessRequest>> {
+        let rows = sqlx::query(
+            "SELECT * FROM access_requests WHERE created_at > ? ORDER BY created_at DESC, id",
+        )
+        .bind(to_i64(since))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(self.with_decisions(row, now).await?);
+        }
+        Ok(out)
+    }
+
+    async fn decide_request(
+        &self,
+        id: &str,
+        approver: &str,
+        approve: bool,
+        reason: Option<&str>,
+        now: u64,
+    ) -> Result<AccessRequest> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query("SELECT * FROM access_requests WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("request {id}")))?;
+        let request = request_from_row(&row)?;
+        let state = state_at(&row, now)?;
+        if state != RequestState::Pending {
+            return Err(Error::Conflict(format!(
+                "request {id} is {}, not pending",
+                state.as_str()
+            )));
+        }
+        if request.requester == approver {
+            return Err(Error::Conflict(
+                "nobody can decide their own request".into(),
+            ));
+        }
+        sqlx::query("INSERT INTO request_decisions (request_id, approver, approve, reason, at) VALUES (?, ?, ?, ?, ?)")
+            .bind(id)
+            .bind(approver)
+            .bind(i64::from(approve))
+            .bind(reason)
+            .bind(to_i64(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match is_unique_violation(&e) {
+                true => Error::Conflict(format!("{approver} already decided request {id}")),
+                false => Error::Database(e),
+            })?;
+        if !approve {
+            sqlx::query("UPDATE access_requests SET state = 'denied', decided_at = ? WHERE id = ?")
+                .bind(to_i64(now))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            let approvals: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM request_decisions WHERE request_id = ? AND approve = 1",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if approvals >= i64::from(request.approvals_needed) {
+                sqlx::query("UPDATE access_requests SET state = 'approved', decided_at = ?, usable_until = ? WHERE id = ?")
+                    .bind(to_i64(now))
+                    .bind(to_i64(now.saturating_add(request.window_seconds)))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        self.access_request(id, now)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("request {id}")))
+    }
+
+    async fn usable_request(
+        &self,
+        requester: &str,
+        role: &str,
+        now: u64,
+    ) -> Result<Option<AccessRequest>> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM access_requests WHERE requester = ? AND role = ? AND state = 'approved' AND usable_until > ? ORDER BY decided_at, id LIMIT 1",
+        )
+        .bind(requester)
+        .bind(role)
+        .bind(to_i64(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        match id {
+            Some(id) => self.access_request(&id, now).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn pending_request_count(&self, now: u64) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM access_requests WHERE state = 'pending' AND expires_at > ?",
+        )
+        .bind(to_i64(now))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(to_u64(count))
+    }
+
+    async fn enqueue_alert(&self, kind: &str, payload: &str, now: u64) -> Result<i64> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO alerts (kind, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(kind)
+        .bind(payload)
+        .bind(to_i64(now))
+        .bind(to_i64(now))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn due_alerts(&self, now: u64, limit: u64) -> Result<Vec<Alert>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, payload, attempts, created_at FROM alerts WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+        )
+        .bind(to_i64(now))
+        .bind(to_i64(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Alert {
+                    id: row.try_get("id")?,
+                    kind: row.try_get("kind")?,
+                    payload: row.try_get("payload")?,
+                    attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+                    created_at: to_u64(row.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn alert_delivered(&self, id: i64, now: u64) -> Result<()> {
+        sqlx::query("UPDATE alerts SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?")
+            .bind(to_i64(now))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn alert_failed(&self, id: i64, error: &str, next_attempt_at: u64) -> Result<()> {
+        sqlx::query("UPDATE alerts SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?")
+            .bind(error)
+            .bind(to_i64(next_attempt_at))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn pending_reviews(&self) -> Result<Vec<Review>> {
+        let rows = sqlx::query(
+            "SELECT * FROM break_glass_reviews WHERE acked_at IS NULL ORDER BY issued_at, log_seq",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(review_from_row).collect()
+    }
+
+    async fn ack_review(&self, serial: u64, by: &str, note: &str, now: u64) -> Result<Review> {
+        let row = sqlx::query(
+            "UPDATE break_glass_reviews SET acked_at = ?, acked_by = ?, note = ? WHERE serial = ? AND acked_at IS NULL RETURNING *",
+        )
+        .bind(to_i64(now))
+        .bind(by)
+        .bind(note)
+        .bind(to_i64(serial))
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => review_from_row(&row),
+            None => {
+                let exists: Option<i64> =
+                    sqlx::query_scalar("SELECT serial FROM break_glass_reviews WHERE serial = ?")
+                        .bind(to_i64(serial))
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Err(match exists {
+                    Some(_) => {
+                        Error::Conflict(format!("the review of serial {serial} is already closed"))
+                    }
+                    None => Error::NotFound(format!("break-glass issuance with serial {serial}")),
+                })
+            }
+        }
+    }
+}
+
+impl SqliteStore {
+    async fn with_decisions(
+        &self,
+        row: &sqlx::sqlite::SqliteRow,
+        now: u64,
+    ) -> Result<AccessRequest> {
+        let request = request_from_row(row)?;
+        let decisions = sqlx::query(
+            "SELECT * FROM request_decisions WHERE request_id = ? ORDER BY at, approver",
+        )
+        .bind(&request.id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|d| {
+            Ok(Decision {
+                approver: d.try_get("approver")?,
+                approve: d.try_get::<i64, _>("approve")? != 0,
+                reason: d.try_get("reason")?,
+                at: to_u64(d.try_get("at")?),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        Ok(AccessRequest {
+            state: state_at(row, now)?,
+            decided_at: row.try_get::<Option<i64>, _>("decided_at")?.map(to_u64),
+            usable_until: row.try_get::<Option<i64>, _>("usable_until")?.map(to_u64),
+            used_serial: row.try_get::<Option<i64>, _>("used_serial")?.map(to_u64),
+            request,
+            decisions,
+        })
+    }
+}
+
+fn request_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<NewAccessRequest> {
+    Ok(NewAccessRequest {
+        id: row.try_get("id")?,
+        requester: row.try_get("requester")?,
+        role: row.try_get("role")?,
+        reason: row.try_get("reason")?,
+        ticket: row.try_get("ticket")?,
+        ttl_seconds: row.try_get::<Option<i64>, _>("ttl_seconds")?.map(to_u64),
+        approvals_needed: u32::try_from(row.try_get::<i64, _>("approvals_needed")?)
+            .map_err(|_| Error::Corrupt("approvals_needed".into()))?,
+        window_seconds: to_u64(row.try_get("window_seconds")?),
+        created_at: to_u64(row.try_get("created_at")?),
+        expires_at: to_u64(row.try_get("expires_at")?),
+    })
+}
+
+/// The stored state, with lapsing applied for `now`.
+fn state_at(row: &sqlx::sqlite::SqliteRow, now: u64) -> Result<RequestState> {
+    let stored: String = row.try_get("state")?;
+    let expires_at = to_u64(row.try_get("expires_at")?);
+    let usable_until = row.try_get::<Option<i64>, _>("usable_until")?.map(to_u64);
+    Ok(match stored.as_str() {
+        "pending" if now >= expires_at => RequestState::Expired,
+        "pending" => RequestState::Pending,
+        "approved" if usable_until.is_none_or(|until| now >= until) => RequestState::Expired,
+        "approved" => RequestState::Approved,
+        "denied" => RequestState::Denied,
+        "used" => RequestState::Used,
+        other => return Err(Error::Corrupt(format!("request state {other}"))),
+    })
+}
+
+fn review_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Review> {
+    Ok(Review {
+        serial: to_u64(row.try_get("serial")?),
+        log_seq: to_u64(row.try_get("log_seq")?),
+        user: row.try_get("user_name")?,
+        role: row.try_get("role")?,
+        reason: row.try_get("reason")?,
+        issued_at: to_u64(row.try_get("issued_at")?),
+        acked_at: row.try_get::<Option<i64>, _>("acked_at")?.map(to_u64),
+        acked_by: row.try_get("acked_by")?,
+        note: row.try_get("note")?,
+    })
 }
 
 #[cfg(test)]

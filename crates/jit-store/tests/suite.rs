@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use jit_log::{Event, Issuance, Record, UserChange};
-use jit_store::{CertificateRow, NewDevice, Store};
+use jit_store::{CertificateRow, IssuanceLinks, NewAccessRequest, NewDevice, RequestState, Store};
 
 fn user_record(time: u64, user: &str) -> Record {
     Record {
@@ -195,7 +195,10 @@ async fn the_log_is_one_verifiable_chain_under_concurrency(store: Arc<dyn Store>
                     store.append_log(&user_record(1000 + i, "x")).await.unwrap()
                 } else {
                     let (record, row) = issuance(1000 + i, i + 1);
-                    store.record_issuance(&record, &row).await.unwrap()
+                    store
+                        .record_issuance(&record, &row, IssuanceLinks::default())
+                        .await
+                        .unwrap()
                 }
             })
         })
@@ -215,8 +218,13 @@ async fn the_log_is_one_verifiable_chain_under_concurrency(store: Arc<dyn Store>
 
 async fn a_taken_serial_writes_nothing(store: Arc<dyn Store>) {
     let (record, row) = issuance(1000, 7);
-    store.record_issuance(&record, &row).await.unwrap();
-    let again = store.record_issuance(&record, &row).await;
+    store
+        .record_issuance(&record, &row, IssuanceLinks::default())
+        .await
+        .unwrap();
+    let again = store
+        .record_issuance(&record, &row, IssuanceLinks::default())
+        .await;
     assert!(matches!(again, Err(jit_store::Error::SerialTaken)));
     assert_eq!(
         store.log_len().await.unwrap(),
@@ -224,7 +232,10 @@ async fn a_taken_serial_writes_nothing(store: Arc<dyn Store>) {
         "the failed issuance left no record"
     );
     let (record, row) = issuance(1000, u64::MAX - 1);
-    store.record_issuance(&record, &row).await.unwrap();
+    store
+        .record_issuance(&record, &row, IssuanceLinks::default())
+        .await
+        .unwrap();
     let live = store.unexpired_certificates("alice", 1100).await.unwrap();
     assert_eq!(
         live.iter().map(|c| c.serial).collect::<Vec<_>>(),
@@ -236,6 +247,188 @@ async fn a_taken_serial_writes_nothing(store: Arc<dyn Store>) {
         .unwrap()
         .is_empty());
     jit_log::verify_chain(store.log_entries(1, 10).await.unwrap()).unwrap();
+}
+
+fn new_request(id: &str, requester: &str, needed: u32, now: u64) -> NewAccessRequest {
+    NewAccessRequest {
+        id: id.into(),
+        requester: requester.into(),
+        role: "web".into(),
+        reason: "INC-1".into(),
+        ticket: Some("INC-1".into()),
+        ttl_seconds: Some(600),
+        approvals_needed: needed,
+        window_seconds: 3600,
+        created_at: now,
+        expires_at: now + 86400,
+    }
+}
+
+async fn approvals_need_distinct_people_and_are_used_once(store: Arc<dyn Store>) {
+    for user in ["alice", "bob", "carol"] {
+        store.add_user(user, &["sre".into()], 10).await.unwrap();
+    }
+    store
+        .create_request(&new_request("r1", "alice", 2, 1000))
+        .await
+        .unwrap();
+    let self_approval = store.decide_request("r1", "alice", true, None, 1001).await;
+    assert!(matches!(self_approval, Err(jit_store::Error::Conflict(_))));
+    let one = store
+        .decide_request("r1", "bob", true, None, 1002)
+        .await
+        .unwrap();
+    assert_eq!(one.state, RequestState::Pending, "one of two approvals");
+    let twice = store.decide_request("r1", "bob", true, None, 1003).await;
+    assert!(
+        matches!(twice, Err(jit_store::Error::Conflict(_))),
+        "bob counts once"
+    );
+    let two = store
+        .decide_request("r1", "carol", true, None, 1004)
+        .await
+        .unwrap();
+    assert_eq!(two.state, RequestState::Approved);
+    assert_eq!(two.usable_until, Some(1004 + 3600));
+    assert_eq!(
+        two.approvers(),
+        vec!["bob".to_string(), "carol".to_string()]
+    );
+    assert!(
+        store
+            .decide_request("r1", "carol", false, Some("no"), 1005)
+            .await
+            .is_err(),
+        "decided"
+    );
+
+    let usable = store
+        .usable_request("alice", "web", 1100)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(usable.request.id, "r1");
+    assert!(store
+        .usable_request("alice", "db", 1100)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        store
+            .usable_request("alice", "web", 1004 + 3600)
+            .await
+            .unwrap()
+            .is_none(),
+        "window over"
+    );
+
+    let (mut record, row) = issuance(1100, 42);
+    record.time = 1100;
+    let links = IssuanceLinks {
+        request_id: Some("r1"),
+        break_glass_reason: None,
+    };
+    store.record_issuance(&record, &row, links).await.unwrap();
+    let (record2, row2) = issuance(1101, 43);
+    let again = store.record_issuance(&record2, &row2, links).await;
+    assert!(
+        matches!(again, Err(jit_store::Error::Conflict(_))),
+        "used once"
+    );
+    assert_eq!(
+        store.log_len().await.unwrap(),
+        1,
+        "the refused second use wrote nothing"
+    );
+    let used = store.access_request("r1", 1102).await.unwrap().unwrap();
+    assert_eq!(
+        (used.state, used.used_serial),
+        (RequestState::Used, Some(42))
+    );
+}
+
+async fn denied_and_lapsed_requests_yield_nothing(store: Arc<dyn Store>) {
+    for user in ["alice", "bob"] {
+        store.add_user(user, &["sre".into()], 10).await.unwrap();
+    }
+    store
+        .create_request(&new_request("d1", "alice", 1, 1000))
+        .await
+        .unwrap();
+    let denied = store
+        .decide_request("d1", "bob", false, Some("not now"), 1001)
+        .await
+        .unwrap();
+    assert_eq!(denied.state, RequestState::Denied);
+    assert!(store
+        .usable_request("alice", "web", 1002)
+        .await
+        .unwrap()
+        .is_none());
+    store
+        .create_request(&new_request("e1", "alice", 1, 1000))
+        .await
+        .unwrap();
+    assert_eq!(store.pending_request_count(1000).await.unwrap(), 1);
+    let late = store
+        .decide_request("e1", "bob", true, None, 1000 + 86400)
+        .await;
+    assert!(
+        matches!(late, Err(jit_store::Error::Conflict(_))),
+        "lapsed while pending"
+    );
+    let listed = store.recent_requests(0, 1000 + 86400).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().any(|r| r.state == RequestState::Expired));
+}
+
+async fn alerts_queue_retry_and_deliver(store: Arc<dyn Store>) {
+    let id = store
+        .enqueue_alert("break_glass", "{\"text\":\"x\"}", 100)
+        .await
+        .unwrap();
+    assert_eq!(store.due_alerts(100, 10).await.unwrap().len(), 1);
+    store
+        .alert_failed(id, "connection refused", 130)
+        .await
+        .unwrap();
+    assert!(
+        store.due_alerts(120, 10).await.unwrap().is_empty(),
+        "backing off"
+    );
+    let due = store.due_alerts(130, 10).await.unwrap();
+    assert_eq!((due.len(), due[0].attempts), (1, 1));
+    store.alert_delivered(id, 131).await.unwrap();
+    assert!(store.due_alerts(1000, 10).await.unwrap().is_empty());
+}
+
+async fn break_glass_issuances_wait_for_review(store: Arc<dyn Store>) {
+    let (record, row) = issuance(1000, 9);
+    let links = IssuanceLinks {
+        request_id: None,
+        break_glass_reason: Some("db down"),
+    };
+    let seq = store.record_issuance(&record, &row, links).await.unwrap();
+    let pending = store.pending_reviews().await.unwrap();
+    assert_eq!(
+        (pending.len(), pending[0].serial, pending[0].log_seq),
+        (1, 9, seq)
+    );
+    assert_eq!(pending[0].reason, "db down");
+    let done = store
+        .ack_review(9, "carol", "checked with alice", 1100)
+        .await
+        .unwrap();
+    assert_eq!(done.acked_by.as_deref(), Some("carol"));
+    assert!(store.pending_reviews().await.unwrap().is_empty());
+    assert!(matches!(
+        store.ack_review(9, "carol", "again", 1101).await,
+        Err(jit_store::Error::Conflict(_))
+    ));
+    assert!(matches!(
+        store.ack_review(10, "carol", "x", 1101).await,
+        Err(jit_store::Error::NotFound(_))
+    ));
 }
 
 macro_rules! store_suite {
@@ -260,6 +453,10 @@ macro_rules! store_suite {
             case!(devices_register_and_confirm);
             case!(the_log_is_one_verifiable_chain_under_concurrency);
             case!(a_taken_serial_writes_nothing);
+            case!(approvals_need_distinct_people_and_are_used_once);
+            case!(denied_and_lapsed_requests_yield_nothing);
+            case!(alerts_queue_retry_and_deliver);
+            case!(break_glass_issuances_wait_for_review);
         }
     };
 }

@@ -177,7 +177,7 @@ async fn issue_for(
             valid_after: issued.valid_after,
             valid_before: issued.valid_before,
         };
-        match state.store.record_issuance(&record, &row).await {
+        match state.store.record_issuance(&record, &row, jit_store::IssuanceLinks::default()).await {
             Ok(log_index) => {
                 tracing::info!(user = %user.name, role = %grant.role, serial, key_id = %issued.key_id, log_index, "certificate issued");
                 return Ok(CertificateResponse {
