@@ -49,6 +49,8 @@ fn sshd_refuses_the_certificate_after_it_expires() {
         ttl_seconds: Some(4),
         public_key: key.public_key_line(),
         otp: alice.code(30),
+        reason: None,
+        ticket: None,
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let response: CertificateResponse = runtime

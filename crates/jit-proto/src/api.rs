@@ -136,6 +136,12 @@ pub struct CertificateRequest {
     pub public_key: String,
     /// The current TOTP code.
     pub otp: String,
+    /// Why (required by break-glass roles and roles with `require_reason`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Ticket reference (checked against the role's `ticket_pattern`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
 }
 
 impl std::fmt::Debug for CertificateRequest {
@@ -146,6 +152,8 @@ impl std::fmt::Debug for CertificateRequest {
             .field("host", &self.host)
             .field("ttl_seconds", &self.ttl_seconds)
             .field("public_key", &self.public_key)
+            .field("reason", &self.reason)
+            .field("ticket", &self.ticket)
             .finish_non_exhaustive()
     }
 }
@@ -169,4 +177,113 @@ pub struct CertificateResponse {
     pub valid_before: u64,
     /// Sequence number of the issuance record in the log.
     pub log_index: u64,
+    /// Issued under break-glass: everyone was alerted and the issuance awaits review.
+    #[serde(default)]
+    pub break_glass: bool,
+    /// The approved request this certificate used up, if the role needs approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// `POST /v1/requests` (device-signed): ask for a role that needs approval.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NewRequest {
+    /// Timestamp and nonce.
+    #[serde(flatten)]
+    pub freshness: Freshness,
+    /// Role asked for.
+    pub role: String,
+    /// Why (shown to approvers, kept in the log).
+    pub reason: String,
+    /// Ticket reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// Longest certificate lifetime wanted, in seconds (the role default when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<u64>,
+}
+
+/// A device-signed request that carries nothing but freshness (`/v1/requests/list`,
+/// `/v1/requests/{id}/status`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Signed {
+    /// Timestamp and nonce.
+    #[serde(flatten)]
+    pub freshness: Freshness,
+}
+
+/// `POST /v1/requests/{id}/approve` and `/deny` (device-signed, with the approver's own code).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct DecisionRequest {
+    /// Timestamp and nonce.
+    #[serde(flatten)]
+    pub freshness: Freshness,
+    /// The approver's current TOTP code.
+    pub otp: String,
+    /// Why (required to deny).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl std::fmt::Debug for DecisionRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecisionRequest")
+            .field("freshness", &self.freshness)
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One decision on a request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DecisionInfo {
+    /// Approver.
+    pub approver: String,
+    /// Approved (true) or denied.
+    pub approve: bool,
+    /// Why, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Unix seconds.
+    pub at: u64,
+}
+
+/// A request as requesters and approvers see it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// Request ID.
+    pub id: String,
+    /// Who asked.
+    pub requester: String,
+    /// Role.
+    pub role: String,
+    /// Why.
+    pub reason: String,
+    /// Ticket reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// Longest certificate lifetime the approval covers, in seconds.
+    pub ttl_seconds: u64,
+    /// `pending`, `approved`, `denied`, `used` or `expired`.
+    pub state: String,
+    /// Distinct approvals needed.
+    pub approvals_needed: u32,
+    /// Decisions so far.
+    pub decisions: Vec<DecisionInfo>,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// Unix seconds: a pending request lapses here.
+    pub expires_at: u64,
+    /// Unix seconds: an approved request can be used until here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usable_until: Option<u64>,
+}
+
+/// `POST /v1/requests/list`: the caller's own requests and those the caller may decide.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RequestList {
+    /// Requests the caller made.
+    pub mine: Vec<RequestInfo>,
+    /// Pending requests the caller may approve or deny.
+    pub to_decide: Vec<RequestInfo>,
 }

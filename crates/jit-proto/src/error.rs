@@ -57,6 +57,24 @@ pub enum ErrorCode {
     Internal,
     /// The route does not exist.
     NotFound,
+    /// The role needs a reason.
+    ReasonRequired,
+    /// The reason is too long or has control characters.
+    ReasonInvalid,
+    /// The ticket is missing or does not match the role's pattern.
+    TicketInvalid,
+    /// The role needs an approved request first.
+    ApprovalRequired,
+    /// The role does not need approval.
+    ApprovalNotRequired,
+    /// Nobody may decide their own request.
+    SelfApproval,
+    /// The caller is not an approver for the role.
+    NotAnApprover,
+    /// No such request.
+    RequestNotFound,
+    /// The request is not pending (already decided, used or lapsed).
+    RequestNotPending,
 }
 
 impl ErrorCode {
@@ -88,6 +106,15 @@ impl ErrorCode {
             ErrorCode::StoreUnavailable => "store_unavailable",
             ErrorCode::Internal => "internal",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::ReasonRequired => "reason_required",
+            ErrorCode::ReasonInvalid => "reason_invalid",
+            ErrorCode::TicketInvalid => "ticket_invalid",
+            ErrorCode::ApprovalRequired => "approval_required",
+            ErrorCode::ApprovalNotRequired => "approval_not_required",
+            ErrorCode::SelfApproval => "self_approval",
+            ErrorCode::NotAnApprover => "not_an_approver",
+            ErrorCode::RequestNotFound => "request_not_found",
+            ErrorCode::RequestNotPending => "request_not_pending",
         }
     }
 
@@ -98,7 +125,11 @@ impl ErrorCode {
             | ErrorCode::MalformedOtp
             | ErrorCode::InvalidPublicKey
             | ErrorCode::InvalidPrincipal
-            | ErrorCode::TtlInvalid => 400,
+            | ErrorCode::TtlInvalid
+            | ErrorCode::ReasonRequired
+            | ErrorCode::ReasonInvalid
+            | ErrorCode::TicketInvalid
+            | ErrorCode::ApprovalNotRequired => 400,
             ErrorCode::BadSignature
             | ErrorCode::UnknownDevice
             | ErrorCode::StaleRequest
@@ -113,8 +144,12 @@ impl ErrorCode {
             | ErrorCode::RoleNotAllowed
             | ErrorCode::TtlTooLong
             | ErrorCode::KeyTypeNotAllowed
-            | ErrorCode::RsaKeyTooSmall => 403,
-            ErrorCode::NotFound => 404,
+            | ErrorCode::RsaKeyTooSmall
+            | ErrorCode::ApprovalRequired
+            | ErrorCode::SelfApproval
+            | ErrorCode::NotAnApprover => 403,
+            ErrorCode::NotFound | ErrorCode::RequestNotFound => 404,
+            ErrorCode::RequestNotPending => 409,
             ErrorCode::TooManyAttempts => 429,
             ErrorCode::Internal => 500,
             ErrorCode::LogUnavailable | ErrorCode::StoreUnavailable => 503,

@@ -239,6 +239,8 @@ impl<'a> ServerSession<'a> {
                 .to_openssh()
                 .context("cannot encode the key")?,
             otp: code.to_string(),
+            reason: None,
+            ticket: None,
         };
         drop(code);
         let response: CertificateResponse = self

@@ -189,6 +189,8 @@ async fn issue_for(
                     valid_after: issued.valid_after,
                     valid_before: issued.valid_before,
                     log_index,
+                    break_glass: false,
+                    request_id: None,
                 });
             }
             Err(jit_store::Error::SerialTaken) => continue,

@@ -186,6 +186,8 @@ impl Fixture {
             ttl_seconds: None,
             public_key: client.public_key().to_openssh().unwrap(),
             otp: otp.unwrap_or_else(|| jit_mfa::code_at(&device.secret, self.now())),
+            reason: None,
+            ticket: None,
         }
     }
 

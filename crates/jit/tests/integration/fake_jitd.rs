@@ -342,6 +342,8 @@ fn certificate(request: &Request, state: &mut State, ca: &TestCa) -> (u16, Value
         valid_after: cert.valid_after(),
         valid_before: cert.valid_before(),
         log_index: state.serial,
+        break_glass: false,
+        request_id: None,
     };
     (200, serde_json::to_value(response).unwrap())
 }
