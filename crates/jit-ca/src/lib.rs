@@ -9,10 +9,12 @@
 //! - [`user_cert`]: building and signing OpenSSH user certificates, validity arithmetic.
 //! - [`serial`]: random, non-zero serials.
 //! - [`device`]: client and device public keys, fingerprints, request signatures.
+//! - [`krl`]: OpenSSH key revocation lists (revoked serials, key IDs and keys) for sshd.
 #![forbid(unsafe_code)]
 
 pub mod custody;
 pub mod device;
+pub mod krl;
 pub mod serial;
 pub mod signer;
 pub mod user_cert;
@@ -73,6 +75,9 @@ pub enum Error {
     /// A certificate field was rejected (empty principals, bad key ID...).
     #[error("cannot build the certificate: {0}")]
     Certificate(String),
+    /// A revocation list could not be encoded (serial 0, a NUL byte, too large...).
+    #[error("cannot build the KRL: {0}")]
+    Krl(String),
 }
 
 /// Result alias of the CA crate.
