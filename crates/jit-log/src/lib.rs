@@ -14,7 +14,10 @@ pub mod chain;
 pub mod record;
 
 pub use chain::{seal, verify_chain, ChainError, Entry, Hash, VerifiedChain, GENESIS};
-pub use record::{Denial, Enrollment, Event, Issuance, Record, UserChange};
+pub use record::{
+    DecisionRecord, Denial, Enrollment, Event, Issuance, Record, RequestRecord, ReviewRecord,
+    UserChange,
+};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

@@ -23,13 +23,19 @@ pub struct Record {
 #[non_exhaustive]
 pub enum Event {
     /// A certificate was issued.
-    Issued(Issuance),
+    Issued(Box<Issuance>),
     /// A request was refused.
     Denied(Denial),
     /// A device finished enrollment.
     Enrolled(Enrollment),
     /// An operator changed a user.
     User(UserChange),
+    /// Someone asked for a role that needs approval.
+    Requested(RequestRecord),
+    /// An approver approved or denied a request.
+    Decided(DecisionRecord),
+    /// A reviewer closed the review of a break-glass issuance.
+    Reviewed(ReviewRecord),
 }
 
 /// An issued certificate.
@@ -63,6 +69,24 @@ pub struct Issuance {
     pub ca_fingerprint: String,
     /// SHA-256 (hex) of the certificate as sent to the client (OpenSSH binary encoding).
     pub certificate_sha256: String,
+    /// The approved request this certificate used, if the role needs approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Who approved (distinct people), if the role needs approval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
+    /// The requester's reason, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The ticket reference, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// Issued under break-glass (flagged for review).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub break_glass: bool,
+    /// Issued outside the policy's business hours.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub out_of_hours: bool,
 }
 
 /// A refused request.
@@ -106,6 +130,59 @@ pub struct UserChange {
     pub groups: Vec<String>,
 }
 
+/// A request for a role that needs approval.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// Request ID.
+    pub request_id: String,
+    /// Who asked.
+    pub requester: String,
+    /// Role.
+    pub role: String,
+    /// Why.
+    pub reason: String,
+    /// Ticket reference.
+    pub ticket: Option<String>,
+    /// Longest certificate lifetime asked for, in seconds.
+    pub ttl_seconds: u64,
+    /// Distinct approvals needed.
+    pub approvals_needed: u32,
+    /// Peer address of the request.
+    pub source_ip: String,
+}
+
+/// One approver's decision.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DecisionRecord {
+    /// Request ID.
+    pub request_id: String,
+    /// Who asked.
+    pub requester: String,
+    /// Role.
+    pub role: String,
+    /// Who decided.
+    pub approver: String,
+    /// Approved (true) or denied.
+    pub approve: bool,
+    /// Why (required for a denial).
+    pub reason: Option<String>,
+    /// The request's state after this decision.
+    pub state: String,
+    /// Peer address of the request.
+    pub source_ip: String,
+}
+
+/// The review of a break-glass issuance was closed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReviewRecord {
+    /// Serial of the break-glass certificate.
+    pub serial: u64,
+    /// Who reviewed.
+    pub reviewer: String,
+    /// The reviewer's note.
+    pub note: String,
+}
+
 impl Record {
     /// The canonical JSON of this record: the exact bytes that are hashed and stored.
     pub fn canonical_json(&self) -> String {
@@ -121,6 +198,9 @@ impl Record {
             Event::Denied(d) => d.user.as_deref(),
             Event::Enrolled(e) => Some(&e.user),
             Event::User(u) => Some(&u.user),
+            Event::Requested(r) => Some(&r.requester),
+            Event::Decided(d) => Some(&d.requester),
+            Event::Reviewed(_) => None,
         }
     }
 }

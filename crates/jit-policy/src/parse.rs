@@ -7,6 +7,8 @@
 //! parser become 1-based line numbers.
 
 mod check;
+mod gates;
+mod hours;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -18,6 +20,7 @@ use toml::Spanned;
 
 use crate::duration::DurationText;
 use crate::error::PolicyErrors;
+use crate::hours::BusinessHours;
 use crate::principal::{validate_group_name, validate_principal, validate_role_name};
 use crate::role::Role;
 
@@ -34,7 +37,7 @@ pub const BUILTIN_EXTENSIONS: &[&str] = &["permit-pty"];
 /// Client key types when neither the role nor `[defaults]` sets `key_types`.
 pub const BUILTIN_KEY_TYPES: &[&str] = &["ssh-ed25519"];
 
-const TOP_KEYS: &[&str] = &["defaults", "roles"];
+const TOP_KEYS: &[&str] = &["defaults", "business_hours", "roles"];
 const DEFAULTS_KEYS: &[&str] = &[
     "default_ttl",
     "max_ttl",
@@ -53,6 +56,10 @@ const ROLE_KEYS: &[&str] = &[
     "key_types",
     "source_address",
     "force_command",
+    "approval",
+    "require_reason",
+    "ticket_pattern",
+    "break_glass",
 ];
 
 type SpannedList = Spanned<Vec<Spanned<String>>>;
@@ -82,6 +89,16 @@ struct RawRole {
     key_types: Option<SpannedList>,
     source_address: Option<SpannedList>,
     force_command: Option<Spanned<String>>,
+    // `approval` is a table of its own, taken out before the rest is read (see `parse_role`).
+    require_reason: Option<Spanned<bool>>,
+    ticket_pattern: Option<Spanned<String>>,
+    break_glass: Option<Spanned<bool>>,
+}
+
+/// A validated policy file, before it is hashed.
+pub(crate) struct Parsed {
+    pub(crate) roles: BTreeMap<String, Role>,
+    pub(crate) business_hours: Option<BusinessHours>,
 }
 
 /// Settings a role inherits from `[defaults]`, which inherits from the built-in values.
@@ -160,8 +177,8 @@ impl Inherited {
     }
 }
 
-/// Parse and validate policy text into roles by name.
-pub(crate) fn parse(text: &str) -> std::result::Result<BTreeMap<String, Role>, PolicyErrors> {
+/// Parse and validate policy text into roles by name and the business hours.
+pub(crate) fn parse(text: &str) -> std::result::Result<Parsed, PolicyErrors> {
     let mut c = Checker::new(text);
     let (doc, syntax) = DeTable::parse_recoverable(text);
     if !syntax.is_empty() {
@@ -183,6 +200,10 @@ pub(crate) fn parse(text: &str) -> std::result::Result<BTreeMap<String, Role>, P
             Some(raw) => Inherited::builtin().layer(&mut c, Level::Defaults, "[defaults]", raw),
         },
     };
+
+    let business_hours = doc
+        .remove_entry("business_hours")
+        .and_then(|(key, value)| hours::business_hours(&mut c, key.span(), value));
 
     let mut roles = BTreeMap::new();
     let mut role_count = 0;
@@ -219,7 +240,10 @@ pub(crate) fn parse(text: &str) -> std::result::Result<BTreeMap<String, Role>, P
 
     let errors = c.finish();
     if errors.is_empty() {
-        Ok(roles)
+        Ok(Parsed {
+            roles,
+            business_hours,
+        })
     } else {
         Err(errors)
     }
@@ -231,7 +255,7 @@ fn parse_role(
     inherited: &Inherited,
     name: String,
     name_span: Range<usize>,
-    value: Spanned<DeValue<'_>>,
+    mut value: Spanned<DeValue<'_>>,
 ) -> Option<Role> {
     let before = c.count();
     let display_name = match validate_role_name(&name) {
@@ -246,6 +270,12 @@ fn parse_role(
     };
     let scope = format!("role {display_name}");
     let table_name = format!("[roles.{display_name}]");
+    let approval = match value.get_mut() {
+        DeValue::Table(table) => table
+            .remove_entry("approval")
+            .map(|(key, value)| (key.span(), value)),
+        _ => None,
+    };
     let raw: RawRole = deserialize(c, &table_name, ROLE_KEYS, value)?;
 
     let groups = match raw.groups {
@@ -291,7 +321,18 @@ fn parse_role(
         key_types: raw.key_types,
     };
     let settings = inherited.layer(c, Level::Role, &scope, written);
+    let role_gates = gates::check(
+        c,
+        &display_name,
+        gates::RawGates {
+            approval,
+            require_reason: raw.require_reason,
+            ticket_pattern: raw.ticket_pattern,
+            break_glass: raw.break_glass,
+        },
+    );
 
+    let role_gates = role_gates?;
     if c.count() != before {
         return None;
     }
@@ -307,6 +348,10 @@ fn parse_role(
         key_types: settings.key_types.value?,
         source_address: source_address?,
         force_command: force_command?,
+        approval: role_gates.approval,
+        require_reason: role_gates.require_reason,
+        ticket_pattern: role_gates.ticket_pattern,
+        break_glass: role_gates.break_glass,
     })
 }
 
@@ -365,9 +410,12 @@ mod tests {
     fn key_lists_match_the_structs() {
         let role = ROLE_KEYS
             .iter()
+            // `approval` is read on its own (see `parse_role`).
+            .filter(|k| **k != "approval")
             .map(|k| match *k {
-                "force_command" => format!("{k} = \"x\""),
+                "force_command" | "ticket_pattern" => format!("{k} = \"x\""),
                 "default_ttl" | "max_ttl" | "backdate" => format!("{k} = \"1m\""),
+                "require_reason" | "break_glass" => format!("{k} = true"),
                 _ => format!("{k} = [\"x\"]"),
             })
             .collect::<Vec<_>>()

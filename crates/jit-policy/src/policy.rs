@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::PolicyErrors;
 use crate::evaluate::Identity;
+use crate::hours::BusinessHours;
 use crate::role::Role;
 
 /// A parsed and validated policy file.
@@ -15,6 +16,7 @@ use crate::role::Role;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     roles: BTreeMap<String, Role>,
+    business_hours: Option<BusinessHours>,
     hash: String,
 }
 
@@ -22,11 +24,17 @@ impl Policy {
     /// Parse and validate a policy file (TOML). On failure, every problem found is returned,
     /// each with its 1-based line and a message that says what to fix.
     pub fn parse(text: &str) -> std::result::Result<Policy, PolicyErrors> {
-        let roles = crate::parse::parse(text)?;
+        let parsed = crate::parse::parse(text)?;
         Ok(Policy {
-            roles,
+            roles: parsed.roles,
+            business_hours: parsed.business_hours,
             hash: hash_text(text),
         })
+    }
+
+    /// The policy's `[business_hours]`, if it sets them.
+    pub fn business_hours(&self) -> Option<&BusinessHours> {
+        self.business_hours.as_ref()
     }
 
     /// `sha256:` and the lowercase hex SHA-256 of the exact file text, recorded with every

@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use wildmatch::WildMatch;
 
+use crate::approval::ApprovalRule;
+use crate::reason::TicketPattern;
+
 /// Certificate extensions OpenSSH knows; a role may grant only these.
 pub const KNOWN_EXTENSIONS: &[&str] = &[
     "permit-X11-forwarding",
@@ -62,6 +65,15 @@ pub struct Role {
     pub source_address: Option<Vec<String>>,
     /// Command for the `force-command` critical option, if any.
     pub force_command: Option<String>,
+    /// Approvals needed before a certificate is issued, if any.
+    pub approval: Option<ApprovalRule>,
+    /// A request must give a reason. Always true when the role needs approval or is break-glass.
+    pub require_reason: bool,
+    /// A request must give a ticket matching this pattern, if set.
+    pub ticket_pattern: Option<TicketPattern>,
+    /// Break-glass: issues at once without approval, but needs a reason, alerts everyone and is
+    /// flagged for review. Never combined with `approval`.
+    pub break_glass: bool,
 }
 
 impl Role {
@@ -124,6 +136,10 @@ mod tests {
             key_types: key_types.iter().map(|s| s.to_string()).collect(),
             source_address: None,
             force_command: None,
+            approval: None,
+            require_reason: false,
+            ticket_pattern: None,
+            break_glass: false,
         }
     }
 

@@ -20,8 +20,14 @@ fn request(role: &str) -> AccessRequest<'_> {
         ttl: None,
         key_type: "ssh-ed25519",
         rsa_bits: None,
+        reason: None,
+        ticket: None,
+        now: MONDAY_MORNING,
     }
 }
+
+/// Monday 2026-03-30 09:30 in Berlin; the example policy has no business hours anyway.
+const MONDAY_MORNING: u64 = 1_774_855_800;
 
 fn mins(m: u64) -> Duration {
     Duration::from_secs(m * 60)
@@ -61,6 +67,9 @@ fn default_request_gets_the_role_as_written() {
                 "ttl 15m (role default)".into(),
                 "key type ssh-ed25519 allowed by role".into(),
             ],
+            approval: None,
+            break_glass: false,
+            out_of_hours: false,
         }
     );
 }
@@ -108,7 +117,7 @@ fn unknown_role() {
     );
     assert_eq!(
         reason,
-        "there is no role \"db-admn\" in the policy; roles alice may use: web-oncall"
+        "there is no role \"db-admn\" in the policy; roles alice may use: break-glass, web-oncall"
     );
     let reason = denied(eval("bob", &[], request("x\ny")), DenialCode::UnknownRole);
     assert_eq!(
@@ -146,6 +155,7 @@ fn groups_must_intersect() {
         ttl: Some(Duration::ZERO),
         key_type: "ssh-dss",
         rsa_bits: None,
+        ..request("db-admin")
     };
     denied(
         eval("alice", &["sre"], bad_everything),
@@ -227,6 +237,12 @@ fn denial_codes_are_stable() {
         (DenialCode::TtlInvalid, "ttl_invalid"),
         (DenialCode::KeyTypeNotAllowed, "key_type_not_allowed"),
         (DenialCode::RsaKeyTooSmall, "rsa_key_too_small"),
+        (DenialCode::ReasonRequired, "reason_required"),
+        (DenialCode::ReasonInvalid, "reason_invalid"),
+        (DenialCode::TicketInvalid, "ticket_invalid"),
+        (DenialCode::SelfApproval, "self_approval"),
+        (DenialCode::NotAnApprover, "not_an_approver"),
+        (DenialCode::ApprovalNotRequired, "approval_not_required"),
     ];
     for (code, text) in codes {
         assert_eq!(code.as_str(), text);
@@ -255,8 +271,11 @@ fn roles_for_and_role_for_host() {
 
     let names =
         |roles: Vec<&jit_policy::Role>| roles.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
-    assert_eq!(names(p.roles_for(&alice)), ["web-oncall"]);
-    assert_eq!(names(p.roles_for(&dora)), ["db-admin", "web-oncall"]);
+    assert_eq!(names(p.roles_for(&alice)), ["break-glass", "web-oncall"]);
+    assert_eq!(
+        names(p.roles_for(&dora)),
+        ["db-admin", "db-migrate", "web-oncall"]
+    );
     assert!(p.roles_for(&eve).is_empty());
 
     let host = |who: &Identity<'_>, h: &str| p.role_for_host(who, h).map(|r| r.name.clone());

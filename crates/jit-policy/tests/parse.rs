@@ -38,7 +38,10 @@ fn example_policy_parses_with_roles_as_written() {
     assert_eq!(jit_policy::EXAMPLE_POLICY, EXAMPLE);
     let policy = Policy::parse(EXAMPLE).unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&str> = policy.roles().map(|r| r.name.as_str()).collect();
-    assert_eq!(names, ["db-admin", "web-oncall"]);
+    assert_eq!(
+        names,
+        ["break-glass", "db-admin", "db-migrate", "web-oncall"]
+    );
 
     let web = policy.role("web-oncall").expect("web-oncall");
     assert_eq!(web.groups, ["sre", "web"]);

@@ -23,7 +23,7 @@ fn issuance(time: u64, serial: u64) -> (Record, CertificateRow) {
     let record = Record {
         time,
         policy_hash: "sha256:00".into(),
-        event: Event::Issued(Issuance {
+        event: Event::Issued(Box::new(Issuance {
             user: "alice".into(),
             device: "SHA256:dev".into(),
             role: "web".into(),
@@ -38,7 +38,13 @@ fn issuance(time: u64, serial: u64) -> (Record, CertificateRow) {
             source_ip: "127.0.0.1".into(),
             ca_fingerprint: "SHA256:ca".into(),
             certificate_sha256: "00".repeat(32),
-        }),
+            request_id: None,
+            approvers: vec![],
+            reason: None,
+            ticket: None,
+            break_glass: false,
+            out_of_hours: false,
+        })),
     };
     let row = CertificateRow {
         serial,

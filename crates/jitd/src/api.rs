@@ -47,6 +47,12 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/enroll/confirm", post(crate::enroll::confirm))
         .route("/v1/whoami", post(whoami))
         .route("/v1/certificates", post(crate::issue::issue))
+        .route("/v1/requests", post(crate::requests::create))
+        .route("/v1/requests/list", post(crate::requests::list))
+        .route("/v1/requests/{id}/status", post(crate::requests::status))
+        .route("/v1/requests/{id}/approve", post(crate::requests::approve))
+        .route("/v1/requests/{id}/deny", post(crate::requests::deny))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(middleware::from_fn(log_requests))
@@ -71,6 +77,19 @@ async fn log_requests(request: Request, next: Next) -> Response {
 async fn not_found() -> AppError {
     AppError::new(ErrorCode::NotFound, "no such endpoint")
         .hint("the API lives under /v1; see docs/api.md")
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, AppError> {
+    let pending = state.store.pending_request_count(state.clock.now()).await?;
+    let body = state.metrics.render(pending);
+    Ok((
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response())
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Result<Json<Health>, AppError> {

@@ -1,7 +1,10 @@
 //! Device-signed requests: signature, freshness, single use, and the caller's standing.
 
 use axum::http::HeaderMap;
-use jit_proto::api::{CertificateRequest, EnrollConfirmRequest, Freshness, WhoamiRequest};
+use jit_proto::api::{
+    CertificateRequest, DecisionRequest, EnrollConfirmRequest, Freshness, NewRequest, Signed,
+    WhoamiRequest,
+};
 use jit_proto::signing::{HEADER_DEVICE, HEADER_SIGNATURE};
 use jit_proto::ErrorCode;
 use jit_store::{Device, User};
@@ -25,7 +28,14 @@ macro_rules! fresh {
         }
     )*};
 }
-fresh!(CertificateRequest, EnrollConfirmRequest, WhoamiRequest);
+fresh!(
+    CertificateRequest,
+    EnrollConfirmRequest,
+    WhoamiRequest,
+    NewRequest,
+    Signed,
+    DecisionRequest
+);
 
 /// A request whose device signature, freshness and caller all checked out.
 pub struct Authenticated<T> {

@@ -164,6 +164,19 @@ pub enum PolicyCommand {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+    /// Show the decision for a user and a role, with every reason (groups, approval, TTL,
+    /// business hours).
+    Explain {
+        /// User name (its groups come from the database).
+        #[arg(long)]
+        user: String,
+        /// Role name.
+        #[arg(long)]
+        role: String,
+        /// Decide as of this time (RFC 3339 or Unix seconds; default now).
+        #[arg(long)]
+        at: Option<String>,
+    },
 }
 
 /// `jitd audit ...`.
@@ -180,5 +193,22 @@ pub enum AuditCommand {
         /// Verify an export file instead of the database.
         #[arg(long)]
         file: Option<PathBuf>,
+    },
+    /// List break-glass issuances not yet reviewed.
+    Review {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Close the review of a break-glass issuance (by certificate serial).
+    Ack {
+        /// Serial of the break-glass certificate (from `jitd audit review`).
+        serial: u64,
+        /// What the reviewer found.
+        #[arg(long)]
+        note: String,
+        /// Reviewer name (default: $SUDO_USER or $USER).
+        #[arg(long)]
+        by: Option<String>,
     },
 }

@@ -85,6 +85,19 @@ pub fn policy_text(data_dir: &Path, config: &Config) -> anyhow::Result<(String, 
     Ok((text, hash))
 }
 
+/// A time given on the command line: RFC 3339 or Unix seconds.
+pub fn parse_time(text: &str) -> anyhow::Result<u64> {
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(seconds);
+    }
+    let time = humantime::parse_rfc3339_weak(text).map_err(|_| {
+        anyhow::anyhow!(
+            "{text:?} is not a time: use RFC 3339 (2026-01-31T12:00:00Z) or Unix seconds"
+        )
+    })?;
+    Ok(time.duration_since(std::time::UNIX_EPOCH)?.as_secs())
+}
+
 /// Unix seconds now.
 pub fn now() -> u64 {
     use crate::clock::Clock as _;

@@ -38,6 +38,16 @@ pub struct Config {
     pub request_max_age: Duration,
     /// Name shown in authenticator apps.
     pub issuer: String,
+    /// Where alerts go besides the log.
+    pub alerts: AlertsConfig,
+}
+
+/// `[alerts]` in jitd.toml.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Slack-compatible incoming webhook URL (JSON POST with a `text` field); empty: log only.
+    pub webhook_url: Option<String>,
 }
 
 impl Default for Config {
@@ -54,6 +64,7 @@ impl Default for Config {
             enrollment_token_ttl: Duration::from_secs(24 * 3600),
             request_max_age: Duration::from_secs(60),
             issuer: "jit".into(),
+            alerts: AlertsConfig::default(),
         }
     }
 }
@@ -116,6 +127,11 @@ impl Config {
         if self.issuer.trim().is_empty() {
             bail!("issuer must not be empty");
         }
+        if let Some(url) = self.alerts.webhook_url.as_deref().filter(|u| !u.is_empty()) {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                bail!("[alerts] webhook_url must be an http:// or https:// URL (got {url:?})");
+            }
+        }
         Ok(())
     }
 
@@ -149,7 +165,12 @@ enrollment_token_ttl = "{token_ttl}"
 request_max_age = "{max_age}"
 # Issuer name shown in authenticator apps.
 issuer = "{issuer}"
-"#,
+
+[alerts]
+# Slack-compatible incoming webhook (JSON POST with a "text" field plus structured fields).
+# Alerts are queued in the database and retried with backoff; they always go to the log.
+# webhook_url = "https://hooks.slack.com/services/..."
+{webhook}"#,
             listen = self.listen,
             public_url = self.public_url,
             database = self.database,
@@ -161,6 +182,10 @@ issuer = "{issuer}"
             token_ttl = humantime::format_duration(self.enrollment_token_ttl),
             max_age = humantime::format_duration(self.request_max_age),
             issuer = self.issuer,
+            webhook = match &self.alerts.webhook_url {
+                Some(url) => format!("webhook_url = \"{url}\"\n"),
+                None => String::new(),
+            },
         )
     }
 }

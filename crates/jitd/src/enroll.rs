@@ -145,6 +145,18 @@ pub async fn confirm(
         }),
     };
     state.store.append_log(&record).await?;
-    tracing::info!(user = %auth.user.name, device = %auth.device.fingerprint, "device enrolled");
+    let text = format!(
+        "{} enrolled a new device ({})",
+        auth.user.name, auth.device.name
+    );
+    let details = crate::alerts::fields([
+        ("user", serde_json::json!(auth.user.name)),
+        ("device", serde_json::json!(auth.device.fingerprint)),
+        ("device_name", serde_json::json!(auth.device.name)),
+    ]);
+    state
+        .alerter
+        .raise(crate::alerts::AlertKind::Enrolled, text, details)
+        .await;
     Ok(Json(whoami_for(&state, &auth.user)))
 }

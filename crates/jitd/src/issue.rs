@@ -1,9 +1,10 @@
-//! Issuance, the hot path: device signature -> TOTP (single use) -> policy -> serial ->
-//! sign -> commit the log record durably -> respond. If the record cannot be committed the
-//! certificate is dropped and the client gets 503: no certificate exists without a record.
+//! Issuance, the hot path: device signature -> TOTP (single use) -> policy -> approval or
+//! break-glass -> serial -> sign -> commit the log record durably -> respond. If the record
+//! cannot be committed the certificate is dropped and the client gets 503: no certificate
+//! exists without a record.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -11,11 +12,13 @@ use axum::http::HeaderMap;
 use axum::Json;
 use jit_ca::user_cert::{sign_user_certificate, UserCertificateRequest};
 use jit_log::{Denial, Event, Issuance, Record};
-use jit_policy::{AccessRequest, DenialCode, Identity};
+use jit_policy::{AccessRequest, DenialCode, Grant, Identity};
 use jit_proto::api::{CertificateRequest, CertificateResponse};
 use jit_proto::ErrorCode;
-use jit_store::CertificateRow;
+use jit_store::{CertificateRow, IssuanceLinks};
+use serde_json::json;
 
+use crate::alerts::{fields, AlertKind};
 use crate::api::PeerIp;
 use crate::auth::{authenticate, Authenticated, Confirmation};
 use crate::clock::Rng;
@@ -32,6 +35,7 @@ pub async fn issue(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<CertificateResponse>, AppError> {
+    let started = Instant::now();
     let auth = authenticate::<CertificateRequest>(
         &state,
         "/v1/certificates",
@@ -39,9 +43,15 @@ pub async fn issue(
         &body,
         Confirmation::Required,
     )
-    .await?;
+    .await
+    .inspect_err(|e| state.metrics.denied(e.code().as_str()))?;
     match issue_for(&state, &auth, &source_ip).await {
-        Ok(response) => Ok(Json(response)),
+        Ok(response) => {
+            state
+                .metrics
+                .issued(&response.role, started.elapsed().as_secs_f64());
+            Ok(Json(response))
+        }
         Err(error) => {
             record_denial(&state, &auth, &source_ip, &error).await;
             Err(error)
@@ -49,15 +59,80 @@ pub async fn issue(
     }
 }
 
-fn denial_code(code: DenialCode) -> ErrorCode {
-    match code {
+/// The error a policy denial becomes.
+pub fn denial_error(denial: jit_policy::Denial) -> AppError {
+    let code = match denial.code {
         DenialCode::UnknownRole => ErrorCode::UnknownRole,
         DenialCode::GroupNotAllowed => ErrorCode::RoleNotAllowed,
         DenialCode::TtlTooLong => ErrorCode::TtlTooLong,
         DenialCode::TtlInvalid => ErrorCode::TtlInvalid,
         DenialCode::KeyTypeNotAllowed => ErrorCode::KeyTypeNotAllowed,
         DenialCode::RsaKeyTooSmall => ErrorCode::RsaKeyTooSmall,
+        DenialCode::ReasonRequired => ErrorCode::ReasonRequired,
+        DenialCode::ReasonInvalid => ErrorCode::ReasonInvalid,
+        DenialCode::TicketInvalid => ErrorCode::TicketInvalid,
+        DenialCode::SelfApproval => ErrorCode::SelfApproval,
+        DenialCode::NotAnApprover => ErrorCode::NotAnApprover,
+        DenialCode::ApprovalNotRequired => ErrorCode::ApprovalNotRequired,
+    };
+    let error = AppError::new(code, denial.reason);
+    match code {
+        ErrorCode::ReasonRequired => error.hint("give one with --reason \"INC-123: what and why\""),
+        ErrorCode::TicketInvalid => error.hint("give the ticket with --ticket"),
+        _ => error,
     }
+}
+
+/// What approvals or break-glass add to an issuance.
+#[derive(Default)]
+struct Sanction {
+    request_id: Option<String>,
+    approvers: Vec<String>,
+    reason: Option<String>,
+    ticket: Option<String>,
+}
+
+/// For a role that needs approval: the caller's approved, unused request, and the TTL it
+/// allows. Without one: 403 `approval_required`.
+async fn approved_request(
+    state: &AppState,
+    user: &str,
+    request: &CertificateRequest,
+    grant: &mut Grant,
+    now: u64,
+) -> Result<Sanction, AppError> {
+    let approved = state.store.usable_request(user, &grant.role, now).await?.ok_or_else(|| {
+        AppError::new(
+            ErrorCode::ApprovalRequired,
+            format!("role {} needs an approved request first", grant.role),
+        )
+        .hint(format!(
+            "ask with `jit request --role {} --reason \"...\" --wait`; approvers decide with `jit approve ID`",
+            grant.role
+        ))
+    })?;
+    let approved_ttl = approved
+        .request
+        .ttl_seconds
+        .map(Duration::from_secs)
+        .unwrap_or(grant.ttl);
+    if request.ttl_seconds.is_some() && grant.ttl > approved_ttl {
+        return Err(AppError::new(
+            ErrorCode::TtlTooLong,
+            format!(
+                "request {} was approved for at most {}",
+                approved.request.id,
+                jit_policy::format_duration(approved_ttl)
+            ),
+        ));
+    }
+    grant.ttl = grant.ttl.min(approved_ttl);
+    Ok(Sanction {
+        request_id: Some(approved.request.id.clone()),
+        approvers: approved.approvers(),
+        reason: Some(approved.request.reason.clone()),
+        ticket: approved.request.ticket.clone(),
+    })
 }
 
 async fn issue_for(
@@ -68,6 +143,7 @@ async fn issue_for(
     let request = &auth.body;
     let user = &auth.user;
     crate::otp::check(state, &user.name, &auth.device, &request.otp).await?;
+    let now = state.clock.now();
 
     let identity = Identity {
         user: &user.name,
@@ -100,7 +176,7 @@ async fn issue_for(
         )
     })?;
     let (key_type, rsa_bits) = jit_ca::device::key_type(&client_key);
-    let grant = state
+    let mut grant = state
         .policy
         .evaluate(
             &identity,
@@ -109,9 +185,20 @@ async fn issue_for(
                 ttl: request.ttl_seconds.map(Duration::from_secs),
                 key_type: &key_type,
                 rsa_bits,
+                reason: request.reason.as_deref(),
+                ticket: request.ticket.as_deref(),
+                now,
             },
         )
-        .map_err(|denial| AppError::new(denial_code(denial.code), denial.reason))?;
+        .map_err(denial_error)?;
+    let sanction = match &grant.approval {
+        Some(_) => approved_request(state, &user.name, request, &mut grant, now).await?,
+        None => Sanction {
+            reason: request.reason.clone(),
+            ticket: request.ticket.clone(),
+            ..Sanction::default()
+        },
+    };
 
     let mut critical_options = Vec::new();
     if let Some(command) = &grant.force_command {
@@ -120,7 +207,6 @@ async fn issue_for(
     if let Some(addresses) = &grant.source_address {
         critical_options.push(("source-address".to_string(), addresses.clone()));
     }
-    let now = state.clock.now();
     for _ in 0..SERIAL_ATTEMPTS {
         let mut rng = Rng(state.randomness.as_ref());
         let serial = jit_ca::serial::random_serial(&mut rng);
@@ -149,7 +235,7 @@ async fn issue_for(
         let record = Record {
             time: now,
             policy_hash: state.policy.hash().to_string(),
-            event: Event::Issued(Issuance {
+            event: Event::Issued(Box::new(Issuance {
                 user: user.name.clone(),
                 device: auth.device.fingerprint.clone(),
                 role: grant.role.clone(),
@@ -167,7 +253,13 @@ async fn issue_for(
                 source_ip: source_ip.to_string(),
                 ca_fingerprint: state.user_ca.fingerprint(),
                 certificate_sha256: issued.sha256.clone(),
-            }),
+                request_id: sanction.request_id.clone(),
+                approvers: sanction.approvers.clone(),
+                reason: sanction.reason.clone(),
+                ticket: sanction.ticket.clone(),
+                break_glass: grant.break_glass,
+                out_of_hours: grant.out_of_hours,
+            })),
         };
         let row = CertificateRow {
             serial,
@@ -177,9 +269,16 @@ async fn issue_for(
             valid_after: issued.valid_after,
             valid_before: issued.valid_before,
         };
-        match state.store.record_issuance(&record, &row, jit_store::IssuanceLinks::default()).await {
+        let links = IssuanceLinks {
+            request_id: sanction.request_id.as_deref(),
+            break_glass_reason: grant
+                .break_glass
+                .then_some(sanction.reason.as_deref().unwrap_or_default()),
+        };
+        match state.store.record_issuance(&record, &row, links).await {
             Ok(log_index) => {
                 tracing::info!(user = %user.name, role = %grant.role, serial, key_id = %issued.key_id, log_index, "certificate issued");
+                announce(state, &grant, &sanction, &user.name, serial, &issued.key_id).await;
                 return Ok(CertificateResponse {
                     certificate: issued.openssh,
                     role: grant.role.clone(),
@@ -189,11 +288,15 @@ async fn issue_for(
                     valid_after: issued.valid_after,
                     valid_before: issued.valid_before,
                     log_index,
-                    break_glass: false,
-                    request_id: None,
+                    break_glass: grant.break_glass,
+                    request_id: sanction.request_id,
                 });
             }
             Err(jit_store::Error::SerialTaken) => continue,
+            Err(jit_store::Error::Conflict(reason)) => {
+                return Err(AppError::new(ErrorCode::ApprovalRequired, reason)
+                    .hint("the approved request was used or lapsed meanwhile; ask again with `jit request`"));
+            }
             Err(error) => {
                 tracing::error!(%error, user = %user.name, "issuance log write failed; certificate discarded");
                 return Err(AppError::new(
@@ -210,13 +313,57 @@ async fn issue_for(
     ))
 }
 
-/// Record a refused request in the log (best effort: the refusal stands either way).
+/// Alerts an issuance fires: break-glass, and anything outside business hours.
+async fn announce(
+    state: &AppState,
+    grant: &Grant,
+    sanction: &Sanction,
+    user: &str,
+    serial: u64,
+    key_id: &str,
+) {
+    let details = || {
+        fields([
+            ("user", json!(user)),
+            ("role", json!(grant.role)),
+            ("serial", json!(serial)),
+            ("key_id", json!(key_id)),
+            ("reason", json!(sanction.reason)),
+            ("ticket", json!(sanction.ticket)),
+            ("approvers", json!(sanction.approvers)),
+        ])
+    };
+    if grant.break_glass {
+        let text = format!(
+            "BREAK-GLASS: {user} took role {} ({key_id}): {}",
+            grant.role,
+            sanction.reason.as_deref().unwrap_or("no reason")
+        );
+        state
+            .alerter
+            .raise(AlertKind::BreakGlass, text, details())
+            .await;
+    }
+    if grant.out_of_hours {
+        let text = format!(
+            "{user} got role {} outside business hours ({key_id})",
+            grant.role
+        );
+        state
+            .alerter
+            .raise(AlertKind::OutOfHours, text, details())
+            .await;
+    }
+}
+
+/// Record a refused request in the log and alert (best effort: the refusal stands either way).
 async fn record_denial(
     state: &AppState,
     auth: &Authenticated<CertificateRequest>,
     source_ip: &str,
     error: &AppError,
 ) {
+    state.metrics.denied(error.code().as_str());
     if matches!(
         error.code(),
         ErrorCode::StoreUnavailable | ErrorCode::LogUnavailable | ErrorCode::Internal
@@ -235,8 +382,20 @@ async fn record_denial(
             source_ip: source_ip.to_string(),
         }),
     };
-    tracing::warn!(user = %auth.user.name, code = %error.code(), reason = %error.message(), "request denied");
     if let Err(e) = state.store.append_log(&record).await {
         tracing::error!(error = %e, "could not record a denial in the log");
     }
+    let text = format!(
+        "denied {}: {} ({})",
+        auth.user.name,
+        error.message(),
+        error.code()
+    );
+    let details = fields([
+        ("user", json!(auth.user.name)),
+        ("role", json!(auth.body.role)),
+        ("code", json!(error.code().as_str())),
+        ("source_ip", json!(source_ip)),
+    ]);
+    state.alerter.raise(AlertKind::Denied, text, details).await;
 }

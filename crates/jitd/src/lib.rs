@@ -5,12 +5,14 @@
 //! - [`api`]: `app(state) -> Router`, routes, request logging.
 //! - [`auth`]: device-signed requests (signature, freshness, nonce, caller standing).
 //! - [`otp`]: TOTP checks with the attempt limit.
-//! - [`enroll`], [`issue`]: the enrollment and issuance flows.
+//! - [`enroll`], [`issue`], [`requests`]: enrollment, issuance, approvals.
+//! - [`alerts`], [`metrics`]: webhook alerts (queued, retried) and Prometheus metrics.
 //! - [`state`], [`clock`]: shared state; time and randomness passed in.
 //! - [`config`], [`tls`], [`server`]: configuration file, TLS material, serving.
 //! - [`cli`], [`commands`]: the command line.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod cli;
@@ -20,7 +22,9 @@ pub mod config;
 pub mod enroll;
 pub mod error;
 pub mod issue;
+pub mod metrics;
 pub mod otp;
+pub mod requests;
 pub mod server;
 pub mod state;
 pub mod tls;

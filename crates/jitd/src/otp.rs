@@ -65,7 +65,23 @@ pub async fn check(
     };
     if outcome.is_err() {
         state.store.record_totp_failure(user, now).await?;
+        state.metrics.totp_failed();
         tracing::warn!(user, "TOTP code refused");
+        if failures.len() + 1 >= limit.max_failures as usize {
+            let text = format!(
+                "{user} is locked out after {} wrong TOTP codes in {}s",
+                failures.len() + 1,
+                limit.window_seconds
+            );
+            let details = crate::alerts::fields([
+                ("user", serde_json::json!(user)),
+                ("device", serde_json::json!(device.fingerprint)),
+            ]);
+            state
+                .alerter
+                .raise(crate::alerts::AlertKind::TotpLockout, text, details)
+                .await;
+        }
     }
     outcome
 }

@@ -7,7 +7,9 @@ use jit_mfa::AttemptLimit;
 use jit_policy::Policy;
 use jit_store::Store;
 
+use crate::alerts::Alerter;
 use crate::clock::{Clock, Randomness};
+use crate::metrics::Metrics;
 
 /// Shared server state.
 pub struct AppState {
@@ -25,6 +27,10 @@ pub struct AppState {
     pub randomness: Arc<dyn Randomness>,
     /// Tunables.
     pub settings: Settings,
+    /// Alerts (log + webhook queue).
+    pub alerter: Arc<Alerter>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Server tunables from the configuration.
@@ -36,6 +42,8 @@ pub struct Settings {
     pub issuer: String,
     /// Failed TOTP codes allowed per user and window.
     pub attempt_limit: AttemptLimit,
+    /// How long a request waits for approvals before it lapses (seconds).
+    pub request_lifetime: u64,
 }
 
 impl Default for Settings {
@@ -44,6 +52,7 @@ impl Default for Settings {
             request_max_age: 60,
             issuer: "jit".into(),
             attempt_limit: AttemptLimit::default(),
+            request_lifetime: 24 * 3600,
         }
     }
 }

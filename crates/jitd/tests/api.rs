@@ -2,21 +2,16 @@
 //! issuance and every refusal the foundation promises, each leaving a verifiable log.
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic on purpose
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+#[path = "support/fixture.rs"]
+mod fixture;
 
-use axum::body::Body;
+use fixture::*;
+use std::sync::atomic::Ordering;
+
 use axum::http::{Request, StatusCode};
-use axum::Router;
-use base64::Engine as _;
 use jit_mfa::TotpSecret;
-use jit_proto::api::{CertificateRequest, EnrollConfirmRequest, EnrollResponse, Freshness};
-use jit_proto::signing::{signed_bytes, HEADER_DEVICE, HEADER_SIGNATURE, SIGNATURE_NAMESPACE};
-use jitd::clock::{Clock, OsRandomness};
-use jitd::state::{AppState, Settings};
-use serde_json::{json, Value};
+use jit_proto::signing::HEADER_DEVICE;
 use ssh_key::{Algorithm, HashAlg, PrivateKey};
-use tower::ServiceExt as _;
 
 const POLICY: &str = r#"
 [roles.web]
@@ -32,212 +27,6 @@ principals = ["postgres"]
 "#;
 
 const ECDSA_KEY: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBBJbzSJddZadPsZMkCEhG9cToVvf6wms3pDxoFxawbr5UHWY8QwjEEhgK+clK01AKLHAnC1vpesyOfGY5/msASE= fixture";
-
-struct TestClock(AtomicU64);
-
-impl Clock for TestClock {
-    fn now(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    state: Arc<AppState>,
-    app: Router,
-    clock: Arc<TestClock>,
-}
-
-struct Device {
-    key: PrivateKey,
-    secret: TotpSecret,
-}
-
-async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store = jit_store::open("sqlite://jit.db", dir.path())
-        .await
-        .unwrap();
-    let clock = Arc::new(TestClock(AtomicU64::new(1_800_000_000)));
-    let ca = |name: &str| {
-        Arc::new(jit_ca::signer::Ed25519Signer::new(
-            ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng),
-            name,
-        ))
-    };
-    let state = Arc::new(AppState {
-        store,
-        policy: Arc::new(jit_policy::Policy::parse(POLICY).unwrap()),
-        user_ca: ca("user"),
-        host_ca: ca("host"),
-        clock: clock.clone(),
-        randomness: Arc::new(OsRandomness),
-        settings: Settings::default(),
-    });
-    Fixture {
-        _dir: dir,
-        app: jitd::api::app(state.clone()),
-        state,
-        clock,
-    }
-}
-
-impl Fixture {
-    fn now(&self) -> u64 {
-        self.clock.now()
-    }
-
-    /// Move to the next TOTP step, so a fresh code is available.
-    fn next_step(&self) {
-        self.clock.0.fetch_add(30, Ordering::SeqCst);
-    }
-
-    async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        (status, value)
-    }
-
-    async fn token(&self, user: &str, expires_in: u64) -> String {
-        let secret = format!("secret-for-{user}-{expires_in}");
-        self.state
-            .store
-            .add_enrollment_token(
-                &jitd::enroll::token_hash(&secret),
-                user,
-                self.now(),
-                self.now() + expires_in,
-            )
-            .await
-            .unwrap();
-        secret
-    }
-
-    async fn enroll_with(&self, token: &str, key: &PrivateKey) -> (StatusCode, Value) {
-        let body = json!({
-            "token_secret": token,
-            "device_public_key": key.public_key().to_openssh().unwrap(),
-            "device_name": "laptop",
-        });
-        self.call(
-            Request::post("/v1/enroll")
-                .header("content-type", "application/json")
-                .body(Body::from(body.to_string()))
-                .unwrap(),
-        )
-        .await
-    }
-
-    async fn enrolled(&self, user: &str, groups: &[&str]) -> Device {
-        let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-        self.state
-            .store
-            .add_user(user, &groups, self.now())
-            .await
-            .unwrap();
-        let token = self.token(user, 3600).await;
-        let key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
-        let (status, body) = self.enroll_with(&token, &key).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let response: EnrollResponse = serde_json::from_value(body).unwrap();
-        let device = Device {
-            key,
-            secret: TotpSecret::from_base32(&response.totp_secret).unwrap(),
-        };
-        let confirm = EnrollConfirmRequest {
-            freshness: self.freshness(),
-            otp: jit_mfa::code_at(&device.secret, self.now()),
-        };
-        let (status, body) = self
-            .call(self.signed(&device.key, "/v1/enroll/confirm", &confirm))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        self.next_step();
-        device
-    }
-
-    fn freshness(&self) -> Freshness {
-        Freshness {
-            timestamp: self.now(),
-            nonce: hex::encode(rand::random::<[u8; 16]>()),
-        }
-    }
-
-    fn signed(&self, key: &PrivateKey, path: &str, body: &impl serde::Serialize) -> Request<Body> {
-        let body = serde_json::to_vec(body).unwrap();
-        signed_raw(key, path, body)
-    }
-
-    fn certificate_request(
-        &self,
-        device: &Device,
-        role: &str,
-        otp: Option<String>,
-    ) -> CertificateRequest {
-        let client = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
-        CertificateRequest {
-            freshness: self.freshness(),
-            role: Some(role.into()),
-            host: None,
-            ttl_seconds: None,
-            public_key: client.public_key().to_openssh().unwrap(),
-            otp: otp.unwrap_or_else(|| jit_mfa::code_at(&device.secret, self.now())),
-            reason: None,
-            ticket: None,
-        }
-    }
-
-    async fn issue(&self, device: &Device, request: &CertificateRequest) -> (StatusCode, Value) {
-        self.call(self.signed(&device.key, "/v1/certificates", request))
-            .await
-    }
-
-    async fn certificates_of(&self, user: &str) -> usize {
-        self.state
-            .store
-            .unexpired_certificates(user, self.now())
-            .await
-            .unwrap()
-            .len()
-    }
-
-    async fn assert_log_verifies(&self) -> Vec<Value> {
-        let entries = self.state.store.log_entries(1, 10_000).await.unwrap();
-        jit_log::verify_chain(entries.clone()).expect("the log chain verifies");
-        entries
-            .iter()
-            .map(|e| serde_json::from_str(&e.body).unwrap())
-            .collect()
-    }
-}
-
-fn signed_raw(key: &PrivateKey, path: &str, body: Vec<u8>) -> Request<Body> {
-    let signature = key
-        .sign(
-            SIGNATURE_NAMESPACE,
-            HashAlg::Sha512,
-            &signed_bytes("POST", path, &body),
-        )
-        .unwrap();
-    let mut encoded = Vec::new();
-    ssh_encoding::Encode::encode(&signature, &mut encoded).unwrap();
-    Request::post(path)
-        .header("content-type", "application/json")
-        .header(
-            HEADER_DEVICE,
-            key.public_key().fingerprint(HashAlg::Sha256).to_string(),
-        )
-        .header(
-            HEADER_SIGNATURE,
-            base64::engine::general_purpose::STANDARD.encode(encoded),
-        )
-        .body(Body::from(body))
-        .unwrap()
-}
 
 /// An OpenSSH user certificate line (signed by a throwaway CA).
 fn user_certificate_line() -> String {
@@ -264,13 +53,9 @@ fn user_certificate_line() -> String {
         .openssh
 }
 
-fn code_of(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("<none>")
-}
-
 #[tokio::test]
 async fn an_enrolled_engineer_gets_a_certificate_with_ca_made_fields() {
-    let f = fixture().await;
+    let f = fixture(POLICY).await;
     let alice = f.enrolled("alice", &["sre"]).await;
     let request = f.certificate_request(&alice, "web", None);
     let (status, body) = f.issue(&alice, &request).await;
@@ -313,7 +98,7 @@ async fn an_enrolled_engineer_gets_a_certificate_with_ca_made_fields() {
 
 #[tokio::test]
 async fn the_role_is_picked_by_host_when_absent() {
-    let f = fixture().await;
+    let f = fixture(POLICY).await;
     let alice = f.enrolled("alice", &["sre"]).await;
     let mut request = f.certificate_request(&alice, "web", None);
     request.role = None;
@@ -334,7 +119,7 @@ async fn the_role_is_picked_by_host_when_absent() {
 
 #[tokio::test]
 async fn the_same_totp_code_works_once() {
-    let f = fixture().await;
+    let f = fixture(POLICY).await;
     let alice = f.enrolled("alice", &["sre"]).await;
     let code = jit_mfa::code_at(&alice.secret, f.now());
     let (status, _) = f
@@ -360,7 +145,7 @@ async fn the_same_totp_code_works_once() {
 
 #[tokio::test]
 async fn six_wrong_codes_lock_the_user_out() {
-    let f = fixture().await;
+    let f = fixture(POLICY).await;
     let alice = f.enrolled("alice", &["sre"]).await;
     let right = jit_mfa::code_at(&alice.secret, f.now());
     let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
@@ -398,7 +183,7 @@ async fn six_wrong_codes_lock_the_user_out() {
 
 #[tokio::test]
 async fn an_unknown_device_is_refused() {
-    let f = fixture().await;
+    let f = fixture(POLICY).await;
     let alice = f.enrolled("alice", &["sre"]).await;
     let stranger = Device {
         key: PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap(),
@@ -434,7 +219,7 @@ async fn an_unknown_device_is_refused() {
 
 #[tokio::test]
 async fn a_captured_request_cannot_be_replayed_or_delayed() {
-    let f = fixture().await;
+    let f = fixture(POLICY).await;
     let alice = f.enrolled("alice", &["sre"]).await;
     let body = serde_json::to_vec(&f.certificate_request(&alice, "web", None)).unwrap();
     let (status, _) = f
@@ -463,7 +248,7 @@ async fn a_captured_request_cannot_be_replayed_or_delayed() {
 
 #[tokio::test]
 async fn enrollment_tokens_are_single_use_and_expire() {
-    let f = fixture().await;
+    let f = fixture(POLICY).await;
     f.state
         .store
         .add_user("bob", &["sre".into()], f.now())
@@ -494,7 +279,7 @@ async fn enrollment_tokens_are_single_use_and_expire() {
 
 #[tokio::test]
 async fn an_unconfirmed_device_gets_nothing() {
-    let f = fixture().await;
+    let f = fixture(POLICY).await;
     f.state
         .store
         .add_user("bob", &["sre".into()], f.now())
@@ -518,7 +303,7 @@ async fn an_unconfirmed_device_gets_nothing() {
 
 #[tokio::test]
 async fn policy_refusals_say_why_and_issue_nothing() {
-    let f = fixture().await;
+    let f = fixture(POLICY).await;
     let alice = f.enrolled("alice", &["sre"]).await;
     let (status, body) = f
         .issue(&alice, &f.certificate_request(&alice, "db", None))
@@ -580,7 +365,7 @@ async fn policy_refusals_say_why_and_issue_nothing() {
 
 #[tokio::test]
 async fn a_disabled_user_gets_nothing() {
-    let f = fixture().await;
+    let f = fixture(POLICY).await;
     let alice = f.enrolled("alice", &["sre"]).await;
     f.state
         .store
@@ -599,7 +384,7 @@ async fn a_disabled_user_gets_nothing() {
 
 #[tokio::test]
 async fn when_the_log_cannot_be_written_no_certificate_leaves_the_server() {
-    let f = fixture().await;
+    let f = fixture(POLICY).await;
     let alice = f.enrolled("alice", &["sre"]).await;
     let before = f.assert_log_verifies().await.len();
     // A real SQLite failure on the log table (as a full disk would give), not a mock.

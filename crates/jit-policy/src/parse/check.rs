@@ -139,7 +139,7 @@ impl<'t> Checker<'t> {
         }
     }
 
-    fn duration(
+    pub(super) fn duration(
         &mut self,
         scope: &str,
         field: &str,
@@ -384,7 +384,7 @@ impl<'t> Checker<'t> {
     }
 
     /// Check each entry and refuse repeats; `None` if anything was wrong (reported).
-    fn list(
+    pub(super) fn list(
         &mut self,
         scope: &str,
         what: &str,
@@ -469,7 +469,7 @@ fn check_source_address(s: &str) -> std::result::Result<(), String> {
 }
 
 /// `"; did you mean "x"?"` when one candidate is a small edit away, else empty.
-fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+pub(super) fn did_you_mean(word: &str, candidates: &[&str]) -> String {
     let word = word.to_ascii_lowercase();
     // Short words are a couple of edits away from too much ("ssh-dss" from "ssh-rsa").
     let limit = if word.chars().count() < 8 { 1 } else { 2 };

@@ -35,6 +35,8 @@ pub async fn run(data_dir: &Path, command: AuditCommand) -> anyhow::Result<ExitC
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
+        AuditCommand::Review { json } => review(data_dir, json).await,
+        AuditCommand::Ack { serial, note, by } => ack(data_dir, serial, &note, by).await,
         AuditCommand::Verify { file } => {
             let entries = match file {
                 Some(path) => read_export(&path)?,
@@ -69,6 +71,88 @@ pub async fn run(data_dir: &Path, command: AuditCommand) -> anyhow::Result<ExitC
     }
 }
 
+/// `jitd audit review`: break-glass issuances waiting for review.
+async fn review(data_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let (_, store) = super::open(data_dir).await?;
+    let pending = store.pending_reviews().await?;
+    if json {
+        let list: Vec<_> = pending
+            .iter()
+            .map(|r| serde_json::json!({"serial": r.serial, "log_seq": r.log_seq, "user": r.user, "role": r.role, "reason": r.reason, "issued_at": r.issued_at}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else if pending.is_empty() {
+        println!("no break-glass issuance is waiting for review");
+    } else {
+        println!(
+            "{:<22} {:<8} {:<16} {:<16} {:<22} REASON",
+            "SERIAL", "RECORD", "USER", "ROLE", "ISSUED"
+        );
+        for r in &pending {
+            println!(
+                "{:<22} {:<8} {:<16} {:<16} {:<22} {}",
+                r.serial,
+                r.log_seq,
+                r.user,
+                r.role,
+                humantime::format_rfc3339_seconds(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(r.issued_at)
+                ),
+                r.reason
+            );
+        }
+        println!("close one with: jitd audit ack SERIAL --note \"what you found\"");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `jitd audit ack`: close a review, recorded in the log.
+async fn ack(
+    data_dir: &Path,
+    serial: u64,
+    note: &str,
+    by: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let note = note.trim();
+    anyhow::ensure!(!note.is_empty(), "--note must say what the review found");
+    anyhow::ensure!(
+        note.len() <= 1000 && !note.chars().any(char::is_control),
+        "--note is at most 1000 characters, without control characters"
+    );
+    let reviewer = by
+        .or_else(|| std::env::var("SUDO_USER").ok())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "operator".into());
+    let (config, store) = super::open(data_dir).await?;
+    let (_, policy_hash) = super::policy_text(data_dir, &config)?;
+    let now = super::now();
+    let review = store
+        .ack_review(serial, &reviewer, note, now)
+        .await
+        .map_err(|e| match e {
+            jit_store::Error::NotFound(_) => anyhow::anyhow!(
+                "no break-glass issuance has serial {serial}; `jitd audit review` lists them"
+            ),
+            jit_store::Error::Conflict(message) => anyhow::anyhow!(message),
+            other => other.into(),
+        })?;
+    let record = jit_log::Record {
+        time: now,
+        policy_hash,
+        event: jit_log::Event::Reviewed(jit_log::ReviewRecord {
+            serial,
+            reviewer: reviewer.clone(),
+            note: note.to_string(),
+        }),
+    };
+    store.append_log(&record).await?;
+    println!(
+        "review of serial {serial} ({} as {}) closed by {reviewer}",
+        review.user, review.role
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn read_export(path: &Path) -> anyhow::Result<Vec<Entry>> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -86,16 +170,11 @@ fn read_export(path: &Path) -> anyhow::Result<Vec<Entry>> {
 
 /// `--since`: RFC 3339, Unix seconds, or an age like `2h`.
 fn parse_since(text: &str) -> anyhow::Result<u64> {
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(seconds);
-    }
-    if let Ok(time) = humantime::parse_rfc3339_weak(text) {
-        return Ok(time.duration_since(std::time::UNIX_EPOCH)?.as_secs());
-    }
     if let Ok(age) = humantime::parse_duration(text) {
         return Ok(super::now().saturating_sub(age.as_secs()));
     }
-    anyhow::bail!("--since {text:?} is not a time: use RFC 3339 (2026-01-31T12:00:00Z), Unix seconds, or an age like 2h")
+    super::parse_time(text)
+        .map_err(|_| anyhow::anyhow!("--since {text:?} is not a time: use RFC 3339 (2026-01-31T12:00:00Z), Unix seconds, or an age like 2h"))
 }
 
 #[cfg(test)]

@@ -38,23 +38,55 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         &config.path(data_dir, &config.tls_cert),
         &config.path(data_dir, &config.tls_key),
     )?;
+    let clock: Arc<dyn crate::clock::Clock> = Arc::new(SystemClock);
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    let webhook = config
+        .alerts
+        .webhook_url
+        .clone()
+        .filter(|url| !url.is_empty());
+    let alerter = Arc::new(crate::alerts::Alerter::new(
+        store.clone(),
+        clock.clone(),
+        webhook.is_some(),
+    ));
     let state = Arc::new(AppState {
         store,
         policy: Arc::new(policy),
         user_ca: Arc::new(user_ca),
         host_ca: Arc::new(host_ca),
-        clock: Arc::new(SystemClock),
+        clock: clock.clone(),
         randomness: Arc::new(OsRandomness),
         settings: Settings {
             request_max_age: config.request_max_age.as_secs(),
             issuer: config.issuer.clone(),
             ..Settings::default()
         },
+        alerter: alerter.clone(),
+        metrics: metrics.clone(),
     });
     tracing::info!(policy = %state.policy.hash(), roles = state.policy.roles().count(), "policy loaded");
     let shutdown = crate::server::shutdown_signal()?;
+    let (stop_delivery, delivery_stopped) = tokio::sync::oneshot::channel::<()>();
+    let delivery = webhook.map(|url| {
+        tracing::info!(%url, "alerts go to the webhook");
+        tokio::spawn(crate::alerts::deliver(
+            state.store.clone(),
+            clock.clone(),
+            metrics.clone(),
+            url,
+            alerter.wake_handle(),
+            async move {
+                let _ = delivery_stopped.await;
+            },
+        ))
+    });
     let listener = std::net::TcpListener::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     crate::server::run(listener, tls, state, shutdown).await?;
+    let _ = stop_delivery.send(());
+    if let Some(delivery) = delivery {
+        let _ = delivery.await;
+    }
     Ok(ExitCode::SUCCESS)
 }

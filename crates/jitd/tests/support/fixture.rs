@@ -1,0 +1,251 @@
+//! Shared fixture for the in-process API tests: a jitd `app(state)` on a real SQLite
+//! store, enrolled devices, signed requests, a clock moved by hand.
+#![allow(dead_code)] // each test file uses a different part
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use base64::Engine as _;
+use jit_mfa::TotpSecret;
+use jit_proto::api::{CertificateRequest, EnrollConfirmRequest, EnrollResponse, Freshness};
+use jit_proto::signing::{signed_bytes, HEADER_DEVICE, HEADER_SIGNATURE, SIGNATURE_NAMESPACE};
+use jitd::clock::{Clock, OsRandomness};
+use jitd::state::{AppState, Settings};
+use serde_json::{json, Value};
+use ssh_key::{Algorithm, HashAlg, PrivateKey};
+use tower::ServiceExt as _;
+
+/// A clock tests move by hand.
+pub struct TestClock(pub AtomicU64);
+
+impl Clock for TestClock {
+    fn now(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// One jitd app on a fresh SQLite store, with a hand-moved clock.
+pub struct Fixture {
+    pub _dir: tempfile::TempDir,
+    pub state: Arc<AppState>,
+    pub app: Router,
+    pub clock: Arc<TestClock>,
+}
+
+/// An enrolled device and the TOTP secret its authenticator holds.
+pub struct Device {
+    pub key: PrivateKey,
+    pub secret: TotpSecret,
+}
+
+/// A fixture running `policy`.
+pub async fn fixture(policy: &str) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = jit_store::open("sqlite://jit.db", dir.path())
+        .await
+        .unwrap();
+    let clock = Arc::new(TestClock(AtomicU64::new(1_800_000_000)));
+    let ca = |name: &str| {
+        Arc::new(jit_ca::signer::Ed25519Signer::new(
+            ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng),
+            name,
+        ))
+    };
+    let alerter = Arc::new(jitd::alerts::Alerter::new(
+        store.clone(),
+        clock.clone(),
+        true,
+    ));
+    let state = Arc::new(AppState {
+        store,
+        policy: Arc::new(jit_policy::Policy::parse(policy).unwrap()),
+        user_ca: ca("user"),
+        host_ca: ca("host"),
+        clock: clock.clone(),
+        randomness: Arc::new(OsRandomness),
+        settings: Settings::default(),
+        alerter,
+        metrics: Arc::new(jitd::metrics::Metrics::default()),
+    });
+    Fixture {
+        _dir: dir,
+        app: jitd::api::app(state.clone()),
+        state,
+        clock,
+    }
+}
+
+impl Fixture {
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// Move to the next TOTP step, so a fresh code is available.
+    pub fn next_step(&self) {
+        self.clock.0.fetch_add(30, Ordering::SeqCst);
+    }
+
+    pub async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, value)
+    }
+
+    pub async fn token(&self, user: &str, expires_in: u64) -> String {
+        let secret = format!("secret-for-{user}-{expires_in}");
+        self.state
+            .store
+            .add_enrollment_token(
+                &jitd::enroll::token_hash(&secret),
+                user,
+                self.now(),
+                self.now() + expires_in,
+            )
+            .await
+            .unwrap();
+        secret
+    }
+
+    pub async fn enroll_with(&self, token: &str, key: &PrivateKey) -> (StatusCode, Value) {
+        let body = json!({
+            "token_secret": token,
+            "device_public_key": key.public_key().to_openssh().unwrap(),
+            "device_name": "laptop",
+        });
+        self.call(
+            Request::post("/v1/enroll")
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn enrolled(&self, user: &str, groups: &[&str]) -> Device {
+        let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+        self.state
+            .store
+            .add_user(user, &groups, self.now())
+            .await
+            .unwrap();
+        let token = self.token(user, 3600).await;
+        let key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
+        let (status, body) = self.enroll_with(&token, &key).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let response: EnrollResponse = serde_json::from_value(body).unwrap();
+        let device = Device {
+            key,
+            secret: TotpSecret::from_base32(&response.totp_secret).unwrap(),
+        };
+        let confirm = EnrollConfirmRequest {
+            freshness: self.freshness(),
+            otp: jit_mfa::code_at(&device.secret, self.now()),
+        };
+        let (status, body) = self
+            .call(self.signed(&device.key, "/v1/enroll/confirm", &confirm))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        self.next_step();
+        device
+    }
+
+    pub fn freshness(&self) -> Freshness {
+        Freshness {
+            timestamp: self.now(),
+            nonce: hex::encode(rand::random::<[u8; 16]>()),
+        }
+    }
+
+    pub fn signed(
+        &self,
+        key: &PrivateKey,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Request<Body> {
+        let body = serde_json::to_vec(body).unwrap();
+        signed_raw(key, path, body)
+    }
+
+    pub fn certificate_request(
+        &self,
+        device: &Device,
+        role: &str,
+        otp: Option<String>,
+    ) -> CertificateRequest {
+        let client = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
+        CertificateRequest {
+            freshness: self.freshness(),
+            role: Some(role.into()),
+            host: None,
+            ttl_seconds: None,
+            public_key: client.public_key().to_openssh().unwrap(),
+            otp: otp.unwrap_or_else(|| jit_mfa::code_at(&device.secret, self.now())),
+            reason: None,
+            ticket: None,
+        }
+    }
+
+    pub async fn issue(
+        &self,
+        device: &Device,
+        request: &CertificateRequest,
+    ) -> (StatusCode, Value) {
+        self.call(self.signed(&device.key, "/v1/certificates", request))
+            .await
+    }
+
+    pub async fn certificates_of(&self, user: &str) -> usize {
+        self.state
+            .store
+            .unexpired_certificates(user, self.now())
+            .await
+            .unwrap()
+            .len()
+    }
+
+    pub async fn assert_log_verifies(&self) -> Vec<Value> {
+        let entries = self.state.store.log_entries(1, 10_000).await.unwrap();
+        jit_log::verify_chain(entries.clone()).expect("the log chain verifies");
+        entries
+            .iter()
+            .map(|e| serde_json::from_str(&e.body).unwrap())
+            .collect()
+    }
+}
+
+/// A request signed by `key` with exactly `body`.
+pub fn signed_raw(key: &PrivateKey, path: &str, body: Vec<u8>) -> Request<Body> {
+    let signature = key
+        .sign(
+            SIGNATURE_NAMESPACE,
+            HashAlg::Sha512,
+            &signed_bytes("POST", path, &body),
+        )
+        .unwrap();
+    let mut encoded = Vec::new();
+    ssh_encoding::Encode::encode(&signature, &mut encoded).unwrap();
+    Request::post(path)
+        .header("content-type", "application/json")
+        .header(
+            HEADER_DEVICE,
+            key.public_key().fingerprint(HashAlg::Sha256).to_string(),
+        )
+        .header(
+            HEADER_SIGNATURE,
+            base64::engine::general_purpose::STANDARD.encode(encoded),
+        )
+        .body(Body::from(body))
+        .unwrap()
+}
+
+/// The error code of an error body.
+pub fn code_of(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<none>")
+}
