@@ -121,6 +121,8 @@ pub async fn deliver(
     wake: Arc<Notify>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    // One crypto provider per process (ring); a no-op when `serve` installed it already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()

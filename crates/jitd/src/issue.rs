@@ -92,25 +92,25 @@ struct Sanction {
     ticket: Option<String>,
 }
 
+/// 403 `approval_required`, with how to ask.
+fn approval_required(role: &str) -> AppError {
+    AppError::new(
+        ErrorCode::ApprovalRequired,
+        format!("role {role} needs an approved request first"),
+    )
+    .hint(format!(
+        "ask with `jit request --role {role} --reason \"...\" --wait`; approvers decide with `jit approve ID`"
+    ))
+}
+
 /// For a role that needs approval: the caller's approved, unused request, and the TTL it
 /// allows. Without one: 403 `approval_required`.
-async fn approved_request(
-    state: &AppState,
-    user: &str,
+fn approved_request(
+    approved: Option<jit_store::AccessRequest>,
     request: &CertificateRequest,
     grant: &mut Grant,
-    now: u64,
 ) -> Result<Sanction, AppError> {
-    let approved = state.store.usable_request(user, &grant.role, now).await?.ok_or_else(|| {
-        AppError::new(
-            ErrorCode::ApprovalRequired,
-            format!("role {} needs an approved request first", grant.role),
-        )
-        .hint(format!(
-            "ask with `jit request --role {} --reason \"...\" --wait`; approvers decide with `jit approve ID`",
-            grant.role
-        ))
-    })?;
+    let approved = approved.ok_or_else(|| approval_required(&grant.role))?;
     let approved_ttl = approved
         .request
         .ttl_seconds
@@ -176,6 +176,32 @@ async fn issue_for(
         )
     })?;
     let (key_type, rsa_bits) = jit_ca::device::key_type(&client_key);
+    // A role that needs approval takes its reason and ticket from the approved request.
+    let gated_role = state
+        .policy
+        .role(&role_name)
+        .filter(|role| role.approval.is_some());
+    let approved = match gated_role {
+        Some(_) => {
+            state
+                .store
+                .usable_request(&user.name, &role_name, now)
+                .await?
+        }
+        None => None,
+    };
+    if let Some(role) =
+        gated_role.filter(|role| approved.is_none() && role.allows_groups(&user.groups))
+    {
+        return Err(approval_required(&role.name));
+    }
+    let reason = approved
+        .as_ref()
+        .map(|a| a.request.reason.clone())
+        .or_else(|| request.reason.clone());
+    let ticket = approved
+        .as_ref()
+        .map_or_else(|| request.ticket.clone(), |a| a.request.ticket.clone());
     let mut grant = state
         .policy
         .evaluate(
@@ -185,17 +211,17 @@ async fn issue_for(
                 ttl: request.ttl_seconds.map(Duration::from_secs),
                 key_type: &key_type,
                 rsa_bits,
-                reason: request.reason.as_deref(),
-                ticket: request.ticket.as_deref(),
+                reason: reason.as_deref(),
+                ticket: ticket.as_deref(),
                 now,
             },
         )
         .map_err(denial_error)?;
     let sanction = match &grant.approval {
-        Some(_) => approved_request(state, &user.name, request, &mut grant, now).await?,
+        Some(_) => approved_request(approved, request, &mut grant)?,
         None => Sanction {
-            reason: request.reason.clone(),
-            ticket: request.ticket.clone(),
+            reason,
+            ticket,
             ..Sanction::default()
         },
     };
