@@ -17,8 +17,8 @@ use async_trait::async_trait;
 use jit_log::{Entry, Record};
 
 pub use model::{
-    AccessRequest, Alert, CertificateRow, Decision, Device, IssuanceLinks, NewAccessRequest,
-    NewDevice, RequestState, Review, User,
+    AccessRequest, Alert, CertificateRow, Decision, Device, Host, IssuanceLinks, NewAccessRequest,
+    NewDevice, RequestState, Review, Revocation, RevocationKind, User,
 };
 
 /// Errors of the store.
@@ -156,6 +156,28 @@ pub trait Store: Send + Sync + 'static {
     async fn alert_delivered(&self, id: i64, now: u64) -> Result<()>;
     /// Record a failed delivery and when to try again.
     async fn alert_failed(&self, id: i64, error: &str, next_attempt_at: u64) -> Result<()>;
+
+    /// One certificate by serial.
+    async fn certificate(&self, serial: u64) -> Result<Option<CertificateRow>>;
+    /// One certificate by key ID.
+    async fn certificate_by_key_id(&self, key_id: &str) -> Result<Option<CertificateRow>>;
+    /// Record a revocation; `false` if the same thing was revoked before.
+    async fn revoke(&self, revocation: &Revocation) -> Result<bool>;
+    /// Revocations still in force at `now` (certificate revocations leave once expired).
+    async fn revocations(&self, now: u64) -> Result<Vec<Revocation>>;
+    /// Whether a certificate serial is revoked.
+    async fn is_serial_revoked(&self, serial: u64) -> Result<bool>;
+
+    /// Add a host with a one-time enrollment token (only its hash is kept).
+    async fn add_host(&self, name: &str, principals: &[String], token_hash: &str, expires_at: u64, now: u64) -> Result<()>;
+    /// Use a host token once: returns the host when the token is unused and unexpired.
+    async fn redeem_host_token(&self, token_hash: &str, now: u64) -> Result<Option<Host>>;
+    /// Remember the host key certified for a host.
+    async fn set_host_key(&self, name: &str, public_key: &str) -> Result<()>;
+    /// One host.
+    async fn host(&self, name: &str) -> Result<Option<Host>>;
+    /// The host whose certified key is `public_key`.
+    async fn host_by_key(&self, public_key: &str) -> Result<Option<Host>>;
 
     /// Break-glass issuances not yet reviewed, oldest first.
     async fn pending_reviews(&self) -> Result<Vec<Review>>;

@@ -85,6 +85,62 @@ pub struct CertificateRow {
     pub valid_after: u64,
     /// Unix seconds.
     pub valid_before: u64,
+    /// `SHA256:` fingerprint of the CA key that signed it.
+    pub ca_fingerprint: String,
+}
+
+/// A revocation, as `jitd revoke` records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// What is revoked.
+    pub kind: RevocationKind,
+    /// Decimal serial, key ID, or OpenSSH public key line.
+    pub value: String,
+    /// For serials and key IDs: the CA that signed the certificate.
+    pub ca_fingerprint: String,
+    /// For certificates: after this it has expired anyway and leaves the KRL.
+    pub valid_before: Option<u64>,
+    /// Why.
+    pub reason: String,
+    /// Who.
+    pub revoked_by: String,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// Kinds of revocation (the KRL sections they become).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevocationKind {
+    /// A certificate serial under one CA.
+    Serial,
+    /// A certificate key ID under one CA.
+    KeyId,
+    /// A public key (and every certificate for it).
+    Key,
+}
+
+impl RevocationKind {
+    /// The kind's name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationKind::Serial => "serial",
+            RevocationKind::KeyId => "key_id",
+            RevocationKind::Key => "key",
+        }
+    }
+}
+
+/// A host known to jitd.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    /// Host name.
+    pub name: String,
+    /// Principals its host certificate carries (names clients connect to).
+    pub principals: Vec<String>,
+    /// The host public key certified, once enrolled.
+    pub public_key: Option<String>,
+    /// Unix seconds.
+    pub created_at: u64,
 }
 
 /// A request for a role that needs approval, as `jit request` creates it.

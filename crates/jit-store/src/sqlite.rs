@@ -13,18 +13,16 @@ use sqlx::sqlite::{
 use sqlx::Row as _;
 
 use crate::model::{
-    AccessRequest, Alert, CertificateRow, Decision, Device, IssuanceLinks, NewAccessRequest,
-    NewDevice, RequestState, Review, User,
+    AccessRequest, Alert, CertificateRow, Decision, Device, Host, IssuanceLinks, NewAccessRequest,
+    NewDevice, RequestState, Review, Revocation, RevocationKind, User,
 };
 use crate::{Error, Result, Store};
 
 /// Schema migrations, applied in order, each once.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
-    (
-        2,
-        include_str!("../migrations/sqlite/0002_approvals_alerts.sql"),
-    ),
+    (2, include_str!("../migrations/sqlite/0002_approvals_alerts.sql")),
+    (3, include_str!("../migrations/sqlite/0003_revocations_hosts.sql")),
 ];
 
 /// The SQLite store.
@@ -169,6 +167,7 @@ fn certificate_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CertificateRow>
         key_id: row.try_get("key_id")?,
         valid_after: to_u64(row.try_get("valid_after")?),
         valid_before: to_u64(row.try_get("valid_before")?),
+        ca_fingerprint: row.try_get("ca_fingerprint")?,
     })
 }
 
@@ -370,7 +369,7 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let seq = Self::append_in(&mut tx, record).await?;
         sqlx::query(
-            "INSERT INTO certificates (serial, user_name, role, key_id, valid_after, valid_before, log_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO certificates (serial, user_name, role, key_id, valid_after, valid_before, log_seq, ca_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(to_i64(certificate.serial))
         .bind(&certificate.user)
@@ -379,6 +378,7 @@ impl Store for SqliteStore {
         .bind(to_i64(certificate.valid_after))
         .bind(to_i64(certificate.valid_before))
         .bind(to_i64(seq))
+        .bind(&certificate.ca_fingerprint)
         .execute(&mut *tx)
         .await
         .map_err(|e| match is_unique_violation(&e) {
@@ -657,6 +657,124 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn certificate(&self, serial: u64) -> Result<Option<CertificateRow>> {
+        let row = sqlx::query("SELECT * FROM certificates WHERE serial = ?")
+            .bind(to_i64(serial))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(certificate_from_row).transpose()
+    }
+
+    async fn certificate_by_key_id(&self, key_id: &str) -> Result<Option<CertificateRow>> {
+        let row = sqlx::query("SELECT * FROM certificates WHERE key_id = ?")
+            .bind(key_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(certificate_from_row).transpose()
+    }
+
+    async fn revoke(&self, revocation: &Revocation) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO revocations (kind, value, ca_fingerprint, valid_before, reason, revoked_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(revocation.kind.as_str())
+        .bind(&revocation.value)
+        .bind(&revocation.ca_fingerprint)
+        .bind(revocation.valid_before.map(to_i64))
+        .bind(&revocation.reason)
+        .bind(&revocation.revoked_by)
+        .bind(to_i64(revocation.created_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revocations(&self, now: u64) -> Result<Vec<Revocation>> {
+        let rows = sqlx::query("SELECT * FROM revocations WHERE valid_before IS NULL OR valid_before > ? ORDER BY id")
+            .bind(to_i64(now))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind")?;
+                Ok(Revocation {
+                    kind: match kind.as_str() {
+                        "serial" => RevocationKind::Serial,
+                        "key_id" => RevocationKind::KeyId,
+                        "key" => RevocationKind::Key,
+                        other => return Err(Error::Corrupt(format!("revocation kind {other}"))),
+                    },
+                    value: row.try_get("value")?,
+                    ca_fingerprint: row.try_get("ca_fingerprint")?,
+                    valid_before: row.try_get::<Option<i64>, _>("valid_before")?.map(to_u64),
+                    reason: row.try_get("reason")?,
+                    revoked_by: row.try_get("revoked_by")?,
+                    created_at: to_u64(row.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn is_serial_revoked(&self, serial: u64) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM revocations WHERE kind = 'serial' AND value = ?")
+            .bind(serial.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn add_host(&self, name: &str, principals: &[String], token_hash: &str, expires_at: u64, now: u64) -> Result<()> {
+        let principals_json = serde_json::to_string(principals).map_err(|e| Error::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO hosts (name, principals_json, created_at, token_hash, token_expires_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET principals_json = excluded.principals_json, token_hash = excluded.token_hash, token_expires_at = excluded.token_expires_at, token_used_at = NULL",
+        )
+        .bind(name)
+        .bind(principals_json)
+        .bind(to_i64(now))
+        .bind(token_hash)
+        .bind(to_i64(expires_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn redeem_host_token(&self, token_hash: &str, now: u64) -> Result<Option<Host>> {
+        let row = sqlx::query(
+            "UPDATE hosts SET token_used_at = ? WHERE token_hash = ? AND token_used_at IS NULL AND token_expires_at > ? RETURNING *",
+        )
+        .bind(to_i64(now))
+        .bind(token_hash)
+        .bind(to_i64(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(host_from_row).transpose()
+    }
+
+    async fn set_host_key(&self, name: &str, public_key: &str) -> Result<()> {
+        sqlx::query("UPDATE hosts SET public_key = ? WHERE name = ?")
+            .bind(public_key)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn host(&self, name: &str) -> Result<Option<Host>> {
+        let row = sqlx::query("SELECT * FROM hosts WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(host_from_row).transpose()
+    }
+
+    async fn host_by_key(&self, public_key: &str) -> Result<Option<Host>> {
+        let row = sqlx::query("SELECT * FROM hosts WHERE public_key = ?")
+            .bind(public_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(host_from_row).transpose()
+    }
+
     async fn pending_reviews(&self) -> Result<Vec<Review>> {
         let rows = sqlx::query(
             "SELECT * FROM break_glass_reviews WHERE acked_at IS NULL ORDER BY issued_at, log_seq",
@@ -758,6 +876,16 @@ fn state_at(row: &sqlx::sqlite::SqliteRow, now: u64) -> Result<RequestState> {
         "denied" => RequestState::Denied,
         "used" => RequestState::Used,
         other => return Err(Error::Corrupt(format!("request state {other}"))),
+    })
+}
+
+fn host_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Host> {
+    let principals: String = row.try_get("principals_json")?;
+    Ok(Host {
+        name: row.try_get("name")?,
+        principals: serde_json::from_str(&principals).map_err(|e| Error::Corrupt(e.to_string()))?,
+        public_key: row.try_get("public_key")?,
+        created_at: to_u64(row.try_get("created_at")?),
     })
 }
 

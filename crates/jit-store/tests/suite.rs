@@ -53,6 +53,7 @@ fn issuance(time: u64, serial: u64) -> (Record, CertificateRow) {
         key_id: format!("alice@web#{serial}"),
         valid_after: time - 30,
         valid_before: time + 600,
+        ca_fingerprint: "SHA256:ca".into(),
     };
     (record, row)
 }
@@ -437,6 +438,105 @@ async fn break_glass_issuances_wait_for_review(store: Arc<dyn Store>) {
     ));
 }
 
+async fn revocations_leave_the_list_when_the_certificate_expires(store: Arc<dyn Store>) {
+    use jit_store::{Revocation, RevocationKind};
+    let (record, row) = issuance(1000, 77);
+    store
+        .record_issuance(&record, &row, IssuanceLinks::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.certificate(77).await.unwrap().unwrap().key_id,
+        "alice@web#77"
+    );
+    assert_eq!(
+        store
+            .certificate_by_key_id("alice@web#77")
+            .await
+            .unwrap()
+            .unwrap()
+            .serial,
+        77
+    );
+    let revocation = |kind, value: &str, valid_before| Revocation {
+        kind,
+        value: value.into(),
+        ca_fingerprint: "SHA256:ca".into(),
+        valid_before,
+        reason: "laptop stolen".into(),
+        revoked_by: "op".into(),
+        created_at: 1001,
+    };
+    assert!(store
+        .revoke(&revocation(RevocationKind::Serial, "77", Some(1600)))
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .revoke(&revocation(RevocationKind::Serial, "77", Some(1600)))
+            .await
+            .unwrap(),
+        "once"
+    );
+    assert!(store
+        .revoke(&revocation(RevocationKind::Key, "ssh-ed25519 AAAA", None))
+        .await
+        .unwrap());
+    assert!(store.is_serial_revoked(77).await.unwrap());
+    assert!(!store.is_serial_revoked(78).await.unwrap());
+    assert_eq!(store.revocations(1500).await.unwrap().len(), 2);
+    let later = store.revocations(1600).await.unwrap();
+    assert_eq!(
+        later.len(),
+        1,
+        "the expired certificate left; the key stays"
+    );
+    assert_eq!(later[0].kind, RevocationKind::Key);
+}
+
+async fn hosts_enroll_once_with_their_token(store: Arc<dyn Store>) {
+    store
+        .add_host(
+            "web-1",
+            &["web-1".into(), "10.0.0.5".into()],
+            "h1",
+            500,
+            100,
+        )
+        .await
+        .unwrap();
+    let host = store.redeem_host_token("h1", 200).await.unwrap().unwrap();
+    assert_eq!(
+        host.principals,
+        vec!["web-1".to_string(), "10.0.0.5".to_string()]
+    );
+    assert!(
+        store.redeem_host_token("h1", 201).await.unwrap().is_none(),
+        "single use"
+    );
+    store
+        .set_host_key("web-1", "ssh-ed25519 HOSTKEY")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .host_by_key("ssh-ed25519 HOSTKEY")
+            .await
+            .unwrap()
+            .unwrap()
+            .name,
+        "web-1"
+    );
+    store
+        .add_host("web-2", &["web-2".into()], "h2", 150, 100)
+        .await
+        .unwrap();
+    assert!(
+        store.redeem_host_token("h2", 150).await.unwrap().is_none(),
+        "expired"
+    );
+}
+
 macro_rules! store_suite {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -463,6 +563,8 @@ macro_rules! store_suite {
             case!(denied_and_lapsed_requests_yield_nothing);
             case!(alerts_queue_retry_and_deliver);
             case!(break_glass_issuances_wait_for_review);
+            case!(revocations_leave_the_list_when_the_certificate_expires);
+            case!(hosts_enroll_once_with_their_token);
         }
     };
 }
