@@ -36,6 +36,8 @@ pub enum Event {
     Decided(DecisionRecord),
     /// A reviewer closed the review of a break-glass issuance.
     Reviewed(ReviewRecord),
+    /// Certificates or keys were revoked.
+    Revoked(RevocationRecord),
 }
 
 /// An issued certificate.
@@ -183,6 +185,21 @@ pub struct ReviewRecord {
     pub note: String,
 }
 
+/// A revocation: what, why, by whom.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RevocationRecord {
+    /// `serial`, `key_id`, `user` or `key`.
+    pub kind: String,
+    /// What was named (serial, key ID, user name or key fingerprint).
+    pub target: String,
+    /// Serials of the certificates this revoked.
+    pub serials: Vec<u64>,
+    /// Why.
+    pub reason: String,
+    /// Who (an operator, or the certificate's own user).
+    pub revoked_by: String,
+}
+
 impl Record {
     /// The canonical JSON of this record: the exact bytes that are hashed and stored.
     pub fn canonical_json(&self) -> String {
@@ -200,7 +217,7 @@ impl Record {
             Event::User(u) => Some(&u.user),
             Event::Requested(r) => Some(&r.requester),
             Event::Decided(d) => Some(&d.requester),
-            Event::Reviewed(_) => None,
+            Event::Reviewed(_) | Event::Revoked(_) => None,
         }
     }
 }

@@ -287,3 +287,21 @@ pub struct RequestList {
     /// Pending requests the caller may approve or deny.
     pub to_decide: Vec<RequestInfo>,
 }
+
+/// `POST /v1/certificates/revoke` (device-signed): revoke some of the caller's own
+/// certificates (`jit logout --revoke`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RevokeOwn {
+    /// Timestamp and nonce.
+    #[serde(flatten)]
+    pub freshness: Freshness,
+    /// Serials of the caller's certificates to revoke.
+    pub serials: Vec<u64>,
+}
+
+/// Answer to [`RevokeOwn`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RevokeOwnResponse {
+    /// Serials now revoked.
+    pub revoked: Vec<u64>,
+}

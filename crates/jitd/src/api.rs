@@ -52,6 +52,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/requests/{id}/status", post(crate::requests::status))
         .route("/v1/requests/{id}/approve", post(crate::requests::approve))
         .route("/v1/requests/{id}/deny", post(crate::requests::deny))
+        .route("/v1/certificates/revoke", post(crate::revoke::revoke_own))
+        .route("/v1/krl", get(crate::revoke::krl))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))

@@ -2,8 +2,8 @@
 
 use axum::http::HeaderMap;
 use jit_proto::api::{
-    CertificateRequest, DecisionRequest, EnrollConfirmRequest, Freshness, NewRequest, Signed,
-    WhoamiRequest,
+    CertificateRequest, DecisionRequest, EnrollConfirmRequest, Freshness, NewRequest, RevokeOwn,
+    Signed, WhoamiRequest,
 };
 use jit_proto::signing::{HEADER_DEVICE, HEADER_SIGNATURE};
 use jit_proto::ErrorCode;
@@ -34,7 +34,8 @@ fresh!(
     WhoamiRequest,
     NewRequest,
     Signed,
-    DecisionRequest
+    DecisionRequest,
+    RevokeOwn
 );
 
 /// A request whose device signature, freshness and caller all checked out.

@@ -56,6 +56,32 @@ pub enum Command {
     /// Show the CA public keys.
     #[command(subcommand)]
     Ca(CaCommand),
+    /// Revoke certificates or a key: they go into the KRL hosts fetch from /v1/krl.
+    Revoke(RevokeArgs),
+}
+
+/// `jitd revoke`: exactly one of --serial, --key-id, --user, --key.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).multiple(false)))]
+pub struct RevokeArgs {
+    /// A certificate serial.
+    #[arg(long, group = "target")]
+    pub serial: Option<u64>,
+    /// A certificate key ID (`user@role#serial`, as sshd logs it).
+    #[arg(long, group = "target")]
+    pub key_id: Option<String>,
+    /// Every unexpired certificate of a user (does not disable the user).
+    #[arg(long, group = "target")]
+    pub user: Option<String>,
+    /// A public key, OpenSSH format (revokes every certificate for it too).
+    #[arg(long, group = "target")]
+    pub key: Option<String>,
+    /// Why (kept in the issuance log).
+    #[arg(long, default_value = "revoked by an operator")]
+    pub reason: String,
+    /// Who revokes (default: $SUDO_USER or $USER).
+    #[arg(long)]
+    pub by: Option<String>,
 }
 
 /// `jitd ca ...`.

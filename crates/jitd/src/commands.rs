@@ -5,6 +5,7 @@ mod audit;
 mod ca;
 mod init;
 mod policy;
+mod revoke;
 mod serve;
 mod user;
 
@@ -43,6 +44,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy(command) => policy::run(data_dir, command).await,
         Command::Audit(command) => audit::run(data_dir, command).await,
         Command::Ca(command) => ca::run(data_dir, command),
+        Command::Revoke(args) => revoke::run(data_dir, args).await,
     }
 }
 
@@ -96,6 +98,13 @@ pub fn parse_time(text: &str) -> anyhow::Result<u64> {
         )
     })?;
     Ok(time.duration_since(std::time::UNIX_EPOCH)?.as_secs())
+}
+
+/// Who runs an admin command: `--by`, else $SUDO_USER, else $USER.
+pub fn operator(by: Option<String>) -> String {
+    by.or_else(|| std::env::var("SUDO_USER").ok())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "operator".into())
 }
 
 /// Unix seconds now.

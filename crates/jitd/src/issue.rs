@@ -294,6 +294,7 @@ async fn issue_for(
             key_id: issued.key_id.clone(),
             valid_after: issued.valid_after,
             valid_before: issued.valid_before,
+            ca_fingerprint: state.user_ca.fingerprint(),
         };
         let links = IssuanceLinks {
             request_id: sanction.request_id.as_deref(),

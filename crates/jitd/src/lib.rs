@@ -6,6 +6,7 @@
 //! - [`auth`]: device-signed requests (signature, freshness, nonce, caller standing).
 //! - [`otp`]: TOTP checks with the attempt limit.
 //! - [`enroll`], [`issue`], [`requests`]: enrollment, issuance, approvals.
+//! - [`revoke`]: revocation and the KRL served at `/v1/krl`.
 //! - [`alerts`], [`metrics`]: webhook alerts (queued, retried) and Prometheus metrics.
 //! - [`state`], [`clock`]: shared state; time and randomness passed in.
 //! - [`config`], [`tls`], [`server`]: configuration file, TLS material, serving.
@@ -25,6 +26,7 @@ pub mod issue;
 pub mod metrics;
 pub mod otp;
 pub mod requests;
+pub mod revoke;
 pub mod server;
 pub mod state;
 pub mod tls;

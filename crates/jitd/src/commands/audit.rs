@@ -119,10 +119,7 @@ async fn ack(
         note.len() <= 1000 && !note.chars().any(char::is_control),
         "--note is at most 1000 characters, without control characters"
     );
-    let reviewer = by
-        .or_else(|| std::env::var("SUDO_USER").ok())
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "operator".into());
+    let reviewer = super::operator(by);
     let (config, store) = super::open(data_dir).await?;
     let (_, policy_hash) = super::policy_text(data_dir, &config)?;
     let now = super::now();

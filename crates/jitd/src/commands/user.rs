@@ -186,13 +186,23 @@ pub async fn run(data_dir: &Path, command: UserCommand) -> anyhow::Result<ExitCo
         UserCommand::Disable { name } => {
             admin.set_disabled(&name, true).await?;
             println!("user {name} disabled: every further request is refused");
-            let live = admin.store.unexpired_certificates(&name, admin.now).await?;
-            if !live.is_empty() {
-                let serials: Vec<String> = live.iter().map(|c| c.serial.to_string()).collect();
+            let target = crate::revoke::Target::User(name.clone());
+            let by = super::operator(None);
+            let serials = crate::revoke::revoke(
+                &admin.store,
+                &admin.policy_hash,
+                &target,
+                "user disabled",
+                &by,
+                admin.now,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if !serials.is_empty() {
                 println!(
-                    "note: {} certificate(s) of {name} stay valid until they expire (serials: {})",
-                    live.len(),
-                    serials.join(", ")
+                    "revoked {} unexpired certificate(s) of {name}: {} (hosts refuse them at their next KRL refresh)",
+                    serials.len(),
+                    serials.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
                 );
             }
         }

@@ -1,0 +1,259 @@
+//! Revocation: record what is revoked (in the store and the issuance log), and build the
+//! KRL that hosts fetch from `GET /v1/krl`. Certificates leave the KRL once they have expired.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use jit_ca::krl::{CertificateRevocations, Krl};
+use jit_ca::PublicKey;
+use jit_log::{Event, Record, RevocationRecord};
+use jit_proto::api::{RevokeOwn, RevokeOwnResponse};
+use jit_proto::ErrorCode;
+use jit_store::{CertificateRow, Revocation, RevocationKind, Store};
+use sha2::{Digest as _, Sha256};
+
+use crate::auth::{authenticate, Confirmation};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// What to revoke.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// One certificate by serial.
+    Serial(u64),
+    /// One certificate by key ID.
+    KeyId(String),
+    /// Every unexpired certificate of a user.
+    User(String),
+    /// A public key (and every certificate for it), OpenSSH format.
+    Key(String),
+}
+
+/// Errors revoking (for admin commands and the API alike).
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    /// Nothing matches.
+    #[error("{0}")]
+    NotFound(String),
+    /// The key does not parse.
+    #[error("not an OpenSSH public key")]
+    BadKey,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] jit_store::Error),
+}
+
+fn certificate_revocation(cert: &CertificateRow, reason: &str, by: &str, now: u64) -> Revocation {
+    Revocation {
+        kind: RevocationKind::Serial,
+        value: cert.serial.to_string(),
+        ca_fingerprint: cert.ca_fingerprint.clone(),
+        valid_before: Some(cert.valid_before),
+        reason: reason.to_string(),
+        revoked_by: by.to_string(),
+        created_at: now,
+    }
+}
+
+/// Revoke `target`; returns the serials revoked (empty for a key) and records it in the log.
+pub async fn revoke(
+    store: &Arc<dyn Store>,
+    policy_hash: &str,
+    target: &Target,
+    reason: &str,
+    by: &str,
+    now: u64,
+) -> Result<Vec<u64>, RevokeError> {
+    let (kind, name, certificates) = match target {
+        Target::Serial(serial) => {
+            let cert = store.certificate(*serial).await?.ok_or_else(|| {
+                RevokeError::NotFound(format!(
+                    "this CA never issued a certificate with serial {serial}"
+                ))
+            })?;
+            ("serial", serial.to_string(), vec![cert])
+        }
+        Target::KeyId(key_id) => {
+            let cert = store.certificate_by_key_id(key_id).await?.ok_or_else(|| {
+                RevokeError::NotFound(format!(
+                    "this CA never issued a certificate with key ID {key_id:?}"
+                ))
+            })?;
+            ("key_id", key_id.clone(), vec![cert])
+        }
+        Target::User(user) => {
+            store
+                .user(user)
+                .await?
+                .ok_or_else(|| RevokeError::NotFound(format!("no user {user}")))?;
+            (
+                "user",
+                user.clone(),
+                store.unexpired_certificates(user, now).await?,
+            )
+        }
+        Target::Key(line) => {
+            let key = jit_ca::device::parse_public_key(line).map_err(|_| RevokeError::BadKey)?;
+            let canonical = key.to_openssh().map_err(|_| RevokeError::BadKey)?;
+            store
+                .revoke(&Revocation {
+                    kind: RevocationKind::Key,
+                    value: canonical,
+                    ca_fingerprint: String::new(),
+                    valid_before: None,
+                    reason: reason.to_string(),
+                    revoked_by: by.to_string(),
+                    created_at: now,
+                })
+                .await?;
+            ("key", jit_ca::device::fingerprint(&key), Vec::new())
+        }
+    };
+    let mut serials = Vec::new();
+    for cert in &certificates {
+        store
+            .revoke(&certificate_revocation(cert, reason, by, now))
+            .await?;
+        serials.push(cert.serial);
+    }
+    let record = Record {
+        time: now,
+        policy_hash: policy_hash.to_string(),
+        event: Event::Revoked(RevocationRecord {
+            kind: kind.to_string(),
+            target: name,
+            serials: serials.clone(),
+            reason: reason.to_string(),
+            revoked_by: by.to_string(),
+        }),
+    };
+    store.append_log(&record).await?;
+    tracing::warn!(kind, by, reason, serials = ?serials, "revoked");
+    Ok(serials)
+}
+
+/// The KRL for `ca_keys` as of `now`.
+pub async fn build_krl(
+    store: &dyn Store,
+    ca_keys: &[PublicKey],
+    now: u64,
+) -> Result<Vec<u8>, AppError> {
+    let revocations = store.revocations(now).await?;
+    let mut krl = Krl {
+        version: now,
+        generated_at: now,
+        comment: "jit".into(),
+        ..Krl::default()
+    };
+    for ca in ca_keys {
+        let fingerprint = jit_ca::device::fingerprint(ca);
+        let mut section = CertificateRevocations::new(ca.clone());
+        for revocation in revocations
+            .iter()
+            .filter(|r| r.ca_fingerprint == fingerprint)
+        {
+            match revocation.kind {
+                RevocationKind::Serial => {
+                    if let Ok(serial) = revocation.value.parse() {
+                        section.serials.push(serial);
+                    }
+                }
+                RevocationKind::KeyId => section.key_ids.push(revocation.value.clone()),
+                RevocationKind::Key => {}
+            }
+        }
+        krl.certificates.push(section);
+    }
+    for revocation in revocations.iter().filter(|r| r.kind == RevocationKind::Key) {
+        if let Ok(key) = jit_ca::device::parse_public_key(&revocation.value) {
+            krl.explicit_keys.push(key);
+        }
+    }
+    krl.encode()
+        .map_err(|e| AppError::internal("KRL encoding failed", e))
+}
+
+/// `GET /v1/krl`: the current KRL, with `ETag` (SHA-256 of the bytes) and `X-KRL-Version`.
+pub async fn krl(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let bytes = build_krl(
+        state.store.as_ref(),
+        &[state.user_ca.public_key().clone()],
+        now,
+    )
+    .await?;
+    let etag = format!("\"{}\"", hex::encode(Sha256::digest(&bytes)));
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        Response::new(Body::from(bytes))
+    };
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&now.to_string()) {
+        h.insert("x-krl-version", value);
+    }
+    Ok(response)
+}
+
+/// `POST /v1/certificates/revoke` (device-signed): an engineer revokes their own certificates.
+pub async fn revoke_own(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<RevokeOwnResponse>, AppError> {
+    let auth = authenticate::<RevokeOwn>(
+        &state,
+        "/v1/certificates/revoke",
+        &headers,
+        &body,
+        Confirmation::Required,
+    )
+    .await?;
+    let now = state.clock.now();
+    let mut revoked = Vec::new();
+    for serial in &auth.body.serials {
+        let cert = state.store.certificate(*serial).await?;
+        match cert {
+            Some(cert) if cert.user == auth.user.name => {
+                let by = format!("{} (self)", auth.user.name);
+                revoke(
+                    &state.store,
+                    state.policy.hash(),
+                    &Target::Serial(*serial),
+                    "revoked by its owner at logout",
+                    &by,
+                    now,
+                )
+                .await
+                .map_err(|e| AppError::internal("self-revocation failed", e))?;
+                revoked.push(*serial);
+            }
+            _ => {
+                return Err(AppError::new(
+                    ErrorCode::NotFound,
+                    format!("certificate {serial} is not one of yours"),
+                ))
+            }
+        }
+    }
+    Ok(Json(RevokeOwnResponse { revoked }))
+}
