@@ -82,45 +82,122 @@ pub fn sign_user_certificate(
     rng: &mut impl CryptoRngCore,
     request: &UserCertificateRequest<'_>,
 ) -> Result<IssuedCertificate> {
-    if request.principals.is_empty() {
-        return Err(Error::Certificate(
-            "a certificate needs at least one principal".into(),
-        ));
-    }
     for principal in request.principals {
         jit_proto::names::validate_principal(principal)
             .map_err(|e| Error::Certificate(e.to_string()))?;
     }
-    if !is_valid_serial(request.serial) {
+    let validity = validity(request.now, request.backdate, request.ttl)?;
+    sign_certificate(
+        signer,
+        rng,
+        &Template {
+            cert_type: CertType::User,
+            key_id: key_id(request.user, request.role, request.serial),
+            public_key: request.public_key,
+            principals: request.principals,
+            serial: request.serial,
+            validity,
+            critical_options: request.critical_options,
+            extensions: request.extensions,
+        },
+    )
+}
+
+/// What to certify for a host.
+#[derive(Debug, Clone)]
+pub struct HostCertificateRequest<'a> {
+    /// The host's public key (e.g. `/etc/ssh/ssh_host_ed25519_key.pub`).
+    pub public_key: &'a PublicKey,
+    /// Host name in jitd (goes into the key ID).
+    pub host: &'a str,
+    /// Names clients connect to: host names and IP addresses.
+    pub principals: &'a [String],
+    /// Serial allocated for this certificate.
+    pub serial: u64,
+    /// Current time, Unix seconds.
+    pub now: u64,
+    /// Lifetime from `now` (hosts renew before it ends).
+    pub ttl: Duration,
+}
+
+/// Build and sign a host certificate (key ID `host:NAME#serial`, valid from 5 minutes ago).
+pub fn sign_host_certificate(
+    signer: &dyn CaSigner,
+    rng: &mut impl CryptoRngCore,
+    request: &HostCertificateRequest<'_>,
+) -> Result<IssuedCertificate> {
+    for principal in request.principals {
+        jit_proto::names::validate_host_principal(principal)
+            .map_err(|e| Error::Certificate(e.to_string()))?;
+    }
+    let validity = validity(request.now, Duration::from_secs(300), request.ttl)?;
+    sign_certificate(
+        signer,
+        rng,
+        &Template {
+            cert_type: CertType::Host,
+            key_id: format!("host:{}#{}", request.host, request.serial),
+            public_key: request.public_key,
+            principals: request.principals,
+            serial: request.serial,
+            validity,
+            critical_options: &[],
+            extensions: &[],
+        },
+    )
+}
+
+/// Everything a certificate holds, decided by the caller.
+struct Template<'a> {
+    cert_type: CertType,
+    key_id: String,
+    public_key: &'a PublicKey,
+    principals: &'a [String],
+    serial: u64,
+    validity: (u64, u64),
+    critical_options: &'a [(String, String)],
+    extensions: &'a [String],
+}
+
+/// Refuse unsafe certificates (no principals, serial 0 or 2^64-1), then build and sign.
+fn sign_certificate(
+    signer: &dyn CaSigner,
+    rng: &mut impl CryptoRngCore,
+    template: &Template<'_>,
+) -> Result<IssuedCertificate> {
+    if template.principals.is_empty() {
+        return Err(Error::Certificate(
+            "a certificate needs at least one principal".into(),
+        ));
+    }
+    if !is_valid_serial(template.serial) {
         return Err(Error::Certificate("serial must be in 1..2^64-1".into()));
     }
-    let (valid_after, valid_before) = validity(request.now, request.backdate, request.ttl)?;
-    let key_id = key_id(request.user, request.role, request.serial);
+    let (valid_after, valid_before) = template.validity;
     let cert_error = |e: ssh_key::Error| Error::Certificate(e.to_string());
-
     let mut builder = Builder::new_with_random_nonce(
         rng,
-        request.public_key.key_data().clone(),
+        template.public_key.key_data().clone(),
         valid_after,
         valid_before,
     )
     .map_err(cert_error)?;
     builder
-        .serial(request.serial)
-        .and_then(|b| b.cert_type(CertType::User))
-        .and_then(|b| b.key_id(key_id.clone()))
+        .serial(template.serial)
+        .and_then(|b| b.cert_type(template.cert_type))
+        .and_then(|b| b.key_id(template.key_id.clone()))
         .map_err(cert_error)?;
-    for principal in request.principals {
+    for principal in template.principals {
         builder
             .valid_principal(principal.clone())
             .map_err(cert_error)?;
     }
-    for (name, value) in request.critical_options {
+    for (name, value) in template.critical_options {
         builder
             .critical_option(name.clone(), value.clone())
             .map_err(cert_error)?;
     }
-    for extension in request.extensions {
+    for extension in template.extensions {
         builder
             .extension(extension.clone(), String::new())
             .map_err(cert_error)?;
@@ -132,7 +209,7 @@ pub fn sign_user_certificate(
         certificate,
         openssh,
         sha256,
-        key_id,
+        key_id: template.key_id.clone(),
         valid_after,
         valid_before,
     })
@@ -223,6 +300,38 @@ mod tests {
             "expired at valid_before"
         );
         assert_eq!(issued.sha256.len(), 64);
+    }
+
+    #[test]
+    fn host_certificates_are_host_type_with_host_principals() {
+        let ca = ca();
+        let host = PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519).expect("key");
+        let principals = vec![
+            "web-1".to_string(),
+            "10.0.0.5".to_string(),
+            "::1".to_string(),
+        ];
+        let request = HostCertificateRequest {
+            public_key: host.public_key(),
+            host: "web-1",
+            principals: &principals,
+            serial: 9,
+            now: 1_800_000_000,
+            ttl: Duration::from_secs(86400),
+        };
+        let issued = sign_host_certificate(&ca, &mut rand_core::OsRng, &request).expect("sign");
+        assert_eq!(issued.certificate.cert_type(), CertType::Host);
+        assert_eq!(issued.key_id, "host:web-1#9");
+        assert_eq!(issued.certificate.valid_principals(), principals.as_slice());
+        let bad = vec!["*.prod".to_string()];
+        let request = HostCertificateRequest {
+            principals: &bad,
+            ..request
+        };
+        assert!(
+            sign_host_certificate(&ca, &mut rand_core::OsRng, &request).is_err(),
+            "no wildcards"
+        );
     }
 
     #[test]

@@ -16,8 +16,7 @@ pub mod record;
 pub use chain::{seal, verify_chain, ChainError, Entry, Hash, VerifiedChain, GENESIS};
 pub use record::{
     DecisionRecord, Denial, Enrollment, Event, Issuance, Record, RequestRecord, ReviewRecord,
-    RevocationRecord,
-    UserChange,
+    RevocationRecord, UserChange,
 };
 
 /// Errors of this crate.

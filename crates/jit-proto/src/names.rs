@@ -66,6 +66,15 @@ pub fn validate_user_name(name: &str) -> Result<(), NameError> {
     check(NameKind::UserName, name)
 }
 
+/// Check a host certificate principal: a host name or an IP address (IPv6 colons allowed),
+/// never a pattern.
+pub fn validate_host_principal(name: &str) -> Result<(), NameError> {
+    if name.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Ok(());
+    }
+    check(NameKind::Principal, name)
+}
+
 /// Check a group name (same rules as principals).
 pub fn validate_group_name(name: &str) -> Result<(), NameError> {
     check(NameKind::GroupName, name)

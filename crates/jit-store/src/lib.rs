@@ -169,7 +169,14 @@ pub trait Store: Send + Sync + 'static {
     async fn is_serial_revoked(&self, serial: u64) -> Result<bool>;
 
     /// Add a host with a one-time enrollment token (only its hash is kept).
-    async fn add_host(&self, name: &str, principals: &[String], token_hash: &str, expires_at: u64, now: u64) -> Result<()>;
+    async fn add_host(
+        &self,
+        name: &str,
+        principals: &[String],
+        token_hash: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<()>;
     /// Use a host token once: returns the host when the token is unused and unexpired.
     async fn redeem_host_token(&self, token_hash: &str, now: u64) -> Result<Option<Host>>;
     /// Remember the host key certified for a host.

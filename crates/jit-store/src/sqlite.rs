@@ -21,8 +21,14 @@ use crate::{Error, Result, Store};
 /// Schema migrations, applied in order, each once.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
-    (2, include_str!("../migrations/sqlite/0002_approvals_alerts.sql")),
-    (3, include_str!("../migrations/sqlite/0003_revocations_hosts.sql")),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_approvals_alerts.sql"),
+    ),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_revocations_hosts.sql"),
+    ),
 ];
 
 /// The SQLite store.
@@ -690,10 +696,12 @@ impl Store for SqliteStore {
     }
 
     async fn revocations(&self, now: u64) -> Result<Vec<Revocation>> {
-        let rows = sqlx::query("SELECT * FROM revocations WHERE valid_before IS NULL OR valid_before > ? ORDER BY id")
-            .bind(to_i64(now))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT * FROM revocations WHERE valid_before IS NULL OR valid_before > ? ORDER BY id",
+        )
+        .bind(to_i64(now))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|row| {
                 let kind: String = row.try_get("kind")?;
@@ -716,15 +724,24 @@ impl Store for SqliteStore {
     }
 
     async fn is_serial_revoked(&self, serial: u64) -> Result<bool> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM revocations WHERE kind = 'serial' AND value = ?")
-            .bind(serial.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM revocations WHERE kind = 'serial' AND value = ?")
+                .bind(serial.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(found.is_some())
     }
 
-    async fn add_host(&self, name: &str, principals: &[String], token_hash: &str, expires_at: u64, now: u64) -> Result<()> {
-        let principals_json = serde_json::to_string(principals).map_err(|e| Error::Corrupt(e.to_string()))?;
+    async fn add_host(
+        &self,
+        name: &str,
+        principals: &[String],
+        token_hash: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<()> {
+        let principals_json =
+            serde_json::to_string(principals).map_err(|e| Error::Corrupt(e.to_string()))?;
         sqlx::query(
             "INSERT INTO hosts (name, principals_json, created_at, token_hash, token_expires_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET principals_json = excluded.principals_json, token_hash = excluded.token_hash, token_expires_at = excluded.token_expires_at, token_used_at = NULL",
         )

@@ -2,6 +2,10 @@
 
 use clap::{Args, Parser, Subcommand};
 
+mod approval;
+
+pub use approval::{ApproveArgs, DenyArgs, RequestArgs, RequestsArgs};
+
 /// Just-in-time SSH access: short-lived SSH certificates from your jit server.
 #[derive(Debug, Parser)]
 #[command(
@@ -12,7 +16,10 @@ use clap::{Args, Parser, Subcommand};
         Enroll this device once with the token your operator gave you (`jit enroll TOKEN`), \
         then connect with `jit ssh [user@]host`: jit makes a fresh key in memory, asks for a \
         code from your authenticator app, gets a certificate that expires on its own, loads \
-        it into ssh-agent and runs ssh.",
+        it into ssh-agent and runs ssh.\n\n\
+        Roles that need approval: `jit request --role ROLE --reason TEXT --wait HOST`; \
+        approvers see pending requests with `jit requests` and decide with `jit approve ID` or \
+        `jit deny ID --reason TEXT`.",
     after_help = "Files live in $JIT_HOME (default: $XDG_CONFIG_HOME/jit or ~/.config/jit).\n\
         Set JIT_LOG=debug for diagnostic logs on stderr."
 )]
@@ -51,12 +58,47 @@ pub enum Command {
         after_help = "Examples:\n  \
         jit ssh web-1\n  \
         jit ssh --role web-oncall --ttl 30m deploy@web-1.example.com\n  \
-        jit ssh -p 2222 -o StrictHostKeyChecking=accept-new web-1 uptime\n\n\
+        jit ssh -p 2222 -o StrictHostKeyChecking=accept-new web-1 uptime\n  \
+        jit ssh --role prod-root --reason \"INC-123: database down\" db-1\n\n\
+        A role that needs approval uses your approved request (see `jit request`). A \
+        break-glass role issues at once, needs --reason, alerts everyone and is reviewed.\n\n\
         Needs a running ssh-agent (SSH_AUTH_SOCK). ssh runs as: ssh -o IdentitiesOnly=yes \
         -o IdentityFile=$JIT_HOME/run/ROLE-cert.pub \
         [-p PORT] [-l LOGIN] [-o OPTION]... -- HOST [COMMAND]..."
     )]
     Ssh(SshArgs),
+    /// Ask approvers for a role that needs approval; optionally wait, then connect.
+    #[command(
+        long_about = "Ask approvers for a role that needs approval; optionally wait, then connect.\n\n\
+        Creates a pending request (role, reason, ticket, TTL) and prints its ID; approvers \
+        decide with `jit approve ID` or `jit deny ID --reason TEXT`. With --wait, jit polls \
+        the request every 2 seconds and shows its state on one line until it is approved, \
+        denied, expires or --timeout passes. Once approved it asks for a TOTP code, loads the \
+        certificate into ssh-agent and, when HOST is given, runs ssh like \
+        `jit ssh --role ROLE HOST [COMMAND]`. Without HOST, a later `jit ssh --role ROLE HOST` \
+        reuses that certificate. An approved request can also be used later, within its \
+        window, by `jit ssh --role ROLE HOST`.",
+        after_help = "Examples:\n  \
+        jit request --role db-admin --reason \"INC-123: replica lag\" --ticket INC-123\n  \
+        jit request --role db-admin --reason \"INC-123\" --wait --timeout 30m dba@db-1\n\n\
+        Exit status: 0 once the request is made (without --wait) or used; 1 if it is denied, \
+        expires, or --timeout passes; with HOST, the remote command's status."
+    )]
+    Request(RequestArgs),
+    /// List your requests and the pending ones you may approve or deny.
+    Requests(RequestsArgs),
+    /// Approve someone else's request (needs your own TOTP code).
+    #[command(after_help = "Example:\n  jit approve 7f3a9c01\n\n\
+        The code is read from --otp, from the terminal, or from the first line of standard \
+        input. You can never approve your own request.")]
+    Approve(ApproveArgs),
+    /// Deny someone else's request, saying why (needs your own TOTP code).
+    #[command(
+        after_help = "Example:\n  jit deny 7f3a9c01 --reason \"not during the freeze\"\n\n\
+        The code is read from --otp, from the terminal, or from the first line of standard \
+        input. The requester sees your reason."
+    )]
+    Deny(DenyArgs),
     /// Show this device's enrollment and the jit certificates in ssh-agent.
     Status(StatusArgs),
     /// Remove jit certificates from ssh-agent (all, or one role's).
@@ -95,18 +137,18 @@ pub struct SshArgs {
     #[arg(long, value_name = "ROLE")]
     pub role: Option<String>,
     /// Certificate lifetime, e.g. `15m`, `1h` (default: the role's default; at most its maximum).
-    #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_seconds)]
     pub ttl: Option<u64>,
-    /// Port to connect to on the remote host (passed to ssh as `-p`).
-    #[arg(short = 'p', value_name = "PORT")]
-    pub port: Option<u16>,
-    /// Remote account (passed to ssh as `-l`; default: the user@ part of the destination,
-    /// else the certificate's first principal).
-    #[arg(short = 'l', value_name = "LOGIN")]
-    pub login: Option<String>,
-    /// An ssh option, e.g. `-o StrictHostKeyChecking=accept-new` (repeatable; passed to ssh).
-    #[arg(short = 'o', value_name = "SSH_OPTION")]
-    pub ssh_options: Vec<String>,
+    /// Why you need access: required by break-glass roles and by roles that ask for one;
+    /// kept in the issuance log.
+    #[arg(long, value_name = "TEXT", value_parser = parse_text)]
+    pub reason: Option<String>,
+    /// Ticket reference, e.g. `INC-123` (checked against the role's ticket pattern).
+    #[arg(long, value_name = "TICKET", value_parser = parse_text)]
+    pub ticket: Option<String>,
+    /// How ssh connects.
+    #[command(flatten)]
+    pub connection: Connection,
     /// The 6-digit code from your authenticator app (otherwise asked for, or read from stdin).
     #[arg(long, value_name = "CODE")]
     pub otp: Option<String>,
@@ -120,6 +162,21 @@ pub struct SshArgs {
         allow_hyphen_values = true
     )]
     pub command: Vec<String>,
+}
+
+/// How ssh connects (`jit ssh`, and `jit request --wait` with a host).
+#[derive(Debug, Clone, Default, Args)]
+pub struct Connection {
+    /// Port to connect to on the remote host (passed to ssh as `-p`).
+    #[arg(short = 'p', value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Remote account (passed to ssh as `-l`; default: the user@ part of the destination,
+    /// else the certificate's first principal).
+    #[arg(short = 'l', value_name = "LOGIN")]
+    pub login: Option<String>,
+    /// An ssh option, e.g. `-o StrictHostKeyChecking=accept-new` (repeatable; passed to ssh).
+    #[arg(short = 'o', value_name = "SSH_OPTION")]
+    pub ssh_options: Vec<String>,
 }
 
 /// `jit status`.
@@ -138,14 +195,25 @@ pub struct LogoutArgs {
     pub role: Option<String>,
 }
 
-/// Parse a `--ttl` value such as `15m` or `1h30m` into whole seconds.
-fn parse_ttl(text: &str) -> Result<u64, String> {
+/// Parse a duration such as `15m` or `1h30m` (`--ttl`, `--timeout`) into whole seconds.
+fn parse_seconds(text: &str) -> Result<u64, String> {
     let duration = humantime::parse_duration(text)
         .map_err(|e| format!("{e} (write a duration such as 15m, 1h or 1h30m)"))?;
     match duration.as_secs() {
-        0 => Err("the TTL must be at least one second".to_string()),
+        0 => Err("the duration must be at least one second".to_string()),
         secs => Ok(secs),
     }
+}
+
+/// A free-text value (`--reason`, `--ticket`): not blank, and no control characters.
+fn parse_text(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("write some text (it must not be blank)".to_string());
+    }
+    if text.chars().any(char::is_control) {
+        return Err("write it on one line, without control characters".to_string());
+    }
+    Ok(text.to_string())
 }
 
 #[cfg(test)]
@@ -181,19 +249,27 @@ mod tests {
             panic!("not ssh")
         };
         assert_eq!(args.role.as_deref(), Some("web"));
-        assert_eq!(args.port, Some(2222));
-        assert_eq!(args.ssh_options, ["A=b", "C=d"]);
+        assert_eq!(args.connection.port, Some(2222));
+        assert_eq!(args.connection.ssh_options, ["A=b", "C=d"]);
         assert_eq!(args.destination, "alice@web-1");
         assert_eq!(args.command, ["ls", "-la", "--otp", "x"]);
         assert_eq!(args.otp, None);
     }
 
     #[test]
-    fn ttl_is_parsed_by_humantime() {
-        assert_eq!(parse_ttl("15m"), Ok(900));
-        assert_eq!(parse_ttl("1h 30m"), Ok(5400));
-        assert!(parse_ttl("0s").is_err());
-        assert!(parse_ttl("soon").is_err());
+    fn durations_are_parsed_by_humantime() {
+        assert_eq!(parse_seconds("15m"), Ok(900));
+        assert_eq!(parse_seconds("1h 30m"), Ok(5400));
+        assert!(parse_seconds("0s").is_err());
+        assert!(parse_seconds("soon").is_err());
+    }
+
+    #[test]
+    fn free_text_is_one_non_blank_line() {
+        assert_eq!(parse_text("INC-1: disk").as_deref(), Ok("INC-1: disk"));
+        for bad in ["", "  ", "a\nb", "a\u{1b}[2Jb"] {
+            assert!(parse_text(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

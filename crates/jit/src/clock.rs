@@ -29,6 +29,15 @@ pub fn short_duration(secs: u64) -> String {
     }
 }
 
+/// A running time to the second: `42s`, `1m05s`, `2h03m` (for live progress lines).
+pub fn elapsed(secs: u64) -> String {
+    match (secs / 3600, (secs / 60) % 60, secs % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, m, _) => format!("{h}h{m:02}m"),
+    }
+}
+
 /// An instant as RFC 3339 UTC with seconds, e.g. `2025-01-31T14:03:12Z`.
 pub fn rfc3339(unix: u64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(unix)).to_string()
@@ -59,6 +68,13 @@ mod tests {
         assert_eq!(short_duration(3900), "1h 5m");
         assert_eq!(short_duration(86_400 + 4 * 3600), "1d 4h");
         assert_eq!(short_duration(u64::MAX), short_duration(u64::MAX));
+    }
+
+    #[test]
+    fn elapsed_times_keep_seconds() {
+        assert_eq!(elapsed(0), "0s");
+        assert_eq!(elapsed(65), "1m05s");
+        assert_eq!(elapsed(3600 + 180 + 7), "1h03m");
     }
 
     #[test]

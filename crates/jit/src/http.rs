@@ -220,6 +220,25 @@ fn default_hint(code: ErrorCode) -> Option<&'static str> {
         ErrorCode::LogUnavailable | ErrorCode::StoreUnavailable | ErrorCode::Internal => {
             "try again in a minute; if it persists, tell your operator"
         }
+        ErrorCode::ReasonRequired => "say why with `--reason TEXT` (it is kept in the log)",
+        ErrorCode::ReasonInvalid => "write a shorter reason, on one line",
+        ErrorCode::TicketInvalid => {
+            "give the ticket the role expects with `--ticket`, e.g. `--ticket INC-123`"
+        }
+        ErrorCode::ApprovalRequired => {
+            "ask for approval first: `jit request --role ROLE --reason TEXT --wait`"
+        }
+        ErrorCode::ApprovalNotRequired => {
+            "this role needs no approval: connect with `jit ssh --role ROLE HOST`"
+        }
+        ErrorCode::SelfApproval => "ask another approver of the role to decide it",
+        ErrorCode::NotAnApprover => {
+            "only the role's approvers may decide; `jit requests` lists the ones you may decide"
+        }
+        ErrorCode::RequestNotFound => "check the ID with `jit requests`",
+        ErrorCode::RequestNotPending => {
+            "it was already decided, used or has lapsed; `jit requests` shows its state"
+        }
         _ => return None,
     })
 }

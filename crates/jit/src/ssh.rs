@@ -5,16 +5,16 @@ use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use jit_proto::api::{CertificateRequest, CertificateResponse, Whoami, WhoamiRequest};
-use ssh_key::{rand_core::OsRng, Algorithm, Certificate, PrivateKey, PublicKey};
+use ssh_key::{Certificate, PublicKey};
 
 use crate::agent::{Agent, JitCertificate};
-use crate::cli::SshArgs;
-use crate::clock::{self, clock_time, short_duration};
+use crate::cli::{Connection, SshArgs};
+use crate::clock::{self, short_duration};
 use crate::error::fail;
-use crate::home::{Config, Home};
-use crate::http::Client;
-use crate::{otp, roles, signing};
+use crate::home::Home;
+use crate::issue::{self, Ask};
+use crate::roles;
+use crate::session::Session;
 
 /// A certificate in the agent with at most this many seconds left is not reused.
 pub const REUSE_MARGIN_SECONDS: u64 = 30;
@@ -121,10 +121,9 @@ fn prefixed(prefix: &str, path: &Path) -> OsString {
 /// Run `jit ssh`. Returns only on failure: on success the process becomes ssh.
 pub async fn run(args: SshArgs) -> anyhow::Result<()> {
     let home = Home::locate()?;
-    let config = home.confirmed_config()?;
+    let session = Session::open(&home)?;
     let destination = Destination::parse(&args.destination)?;
     let mut agent = Agent::from_env().await?;
-    let session = ServerSession::new(&home, &config)?;
 
     let role = match &args.role {
         Some(role) => role.clone(),
@@ -149,35 +148,60 @@ pub async fn run(args: SshArgs) -> anyhow::Result<()> {
             found.certificate
         }
         None => {
-            session
-                .issue(&mut agent, &role, &destination.host, &args)
-                .await?
+            let ask = Ask {
+                role: &role,
+                host: Some(&destination.host),
+                ttl: args.ttl,
+                otp: args.otp.as_deref(),
+                reason: args.reason.as_deref(),
+                ticket: args.ticket.as_deref(),
+            };
+            issue::fetch(&session, &mut agent, &ask).await?
         }
     };
+    connect(
+        &home,
+        &role,
+        &certificate,
+        &destination,
+        &args.connection,
+        &args.command,
+    )
+}
 
+/// Write the role's `run/` files for `certificate` (already in the agent) and replace this
+/// process with ssh to `destination`. Returns only on failure.
+pub fn connect(
+    home: &Home,
+    role: &str,
+    certificate: &Certificate,
+    destination: &Destination,
+    connection: &Connection,
+    command: &[String],
+) -> anyhow::Result<()> {
     let public_key = PublicKey::new(
         certificate.public_key().clone(),
-        crate::agent::comment_for(&role),
+        crate::agent::comment_for(role),
     )
     .to_openssh()
     .context("cannot encode the certificate's public key")?;
     let certificate_line = certificate
         .to_openssh()
         .context("cannot encode the certificate")?;
-    let (key_path, cert_path) = home.write_run_files(&role, &public_key, &certificate_line)?;
+    let (key_path, cert_path) = home.write_run_files(role, &public_key, &certificate_line)?;
     let login = login_for(
-        args.login.as_deref(),
-        &destination,
+        connection.login.as_deref(),
+        destination,
         certificate.valid_principals(),
     );
     let invocation = SshInvocation {
         public_key: &key_path,
         certificate: &cert_path,
-        port: args.port,
+        port: connection.port,
         login: login.as_deref(),
-        options: &args.ssh_options,
+        options: &connection.ssh_options,
         host: &destination.host,
-        command: &args.command,
+        command,
     };
     exec_ssh(&invocation.arguments())
 }
@@ -190,89 +214,6 @@ pub fn reusable(mut certificates: Vec<JitCertificate>, now: u64) -> Option<JitCe
         .into_iter()
         .next()
         .filter(|c| c.seconds_left(now) > REUSE_MARGIN_SECONDS)
-}
-
-/// Talking to the server as this device.
-struct ServerSession<'a> {
-    home: &'a Home,
-    client: Client,
-}
-
-impl<'a> ServerSession<'a> {
-    fn new(home: &'a Home, config: &Config) -> anyhow::Result<Self> {
-        Ok(ServerSession {
-            home,
-            client: Client::new(&config.server_url, &config.tls_sha256)?,
-        })
-    }
-
-    async fn whoami(&self) -> anyhow::Result<Whoami> {
-        let device = self.home.load_device_key()?;
-        let body = WhoamiRequest {
-            freshness: signing::freshness(clock::now()),
-        };
-        self.client
-            .post_signed("/v1/whoami", &body, &device)
-            .await
-            .context("cannot look up your roles")
-    }
-
-    /// Make a key in memory, get it certified, and load both into the agent.
-    async fn issue(
-        &self,
-        agent: &mut Agent,
-        role: &str,
-        host: &str,
-        args: &SshArgs,
-    ) -> anyhow::Result<Certificate> {
-        let device = self.home.load_device_key()?;
-        let key =
-            PrivateKey::random(&mut OsRng, Algorithm::Ed25519).context("cannot create a key")?;
-        let code = otp::require_code(args.otp.as_deref())?;
-        let body = CertificateRequest {
-            freshness: signing::freshness(clock::now()),
-            role: Some(role.to_string()),
-            host: Some(host.to_string()),
-            ttl_seconds: args.ttl,
-            public_key: key
-                .public_key()
-                .to_openssh()
-                .context("cannot encode the key")?,
-            otp: code.to_string(),
-            reason: None,
-            ticket: None,
-        };
-        drop(code);
-        let response: CertificateResponse = self
-            .client
-            .post_signed("/v1/certificates", &body, &device)
-            .await
-            .context("no certificate was issued")?;
-        let certificate = Certificate::from_openssh(&response.certificate).map_err(|e| {
-            fail(
-                format!("the server sent a certificate jit cannot read: {e}"),
-                "the server and this jit may be different versions; ask your operator",
-            )
-        })?;
-        let now = clock::now();
-        let left = certificate.valid_before().saturating_sub(now);
-        if left == 0 {
-            return Err(fail(
-                "the new certificate has already expired",
-                "check this machine's clock (it must agree with the server's)",
-            ));
-        }
-        let lifetime = u32::try_from(left).unwrap_or(u32::MAX);
-        agent.install(role, &key, &certificate, lifetime).await?;
-        eprintln!(
-            "jit: certificate {} for {} valid {} (until {})",
-            certificate.key_id(),
-            certificate.valid_principals().join(","),
-            short_duration(left),
-            clock_time(certificate.valid_before(), now),
-        );
-        Ok(certificate)
-    }
 }
 
 /// Replace this process with ssh (`$JIT_SSH` or `ssh`).

@@ -1,107 +1,12 @@
 //! The `jit` binary end to end against the fake jitd, a real ssh-agent, and a stand-in
 //! for ssh that records its arguments.
 
-use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Command;
 
-use crate::fake_jitd::{FakeJitd, GOOD_CODE, TOTP_SECRET};
-use crate::ssh_agent::TestAgent;
-
-/// Exit status of the stand-in ssh, to check that jit's exit status is ssh's.
-const FAKE_SSH_STATUS: i32 = 7;
-
-struct Bench {
-    server: FakeJitd,
-    agent: TestAgent,
-    dir: tempfile::TempDir,
-}
-
-impl Bench {
-    fn new() -> Bench {
-        let dir = tempfile::tempdir().unwrap();
-        let script = dir.path().join("fake-ssh");
-        std::fs::write(
-            &script,
-            format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$JIT_TEST_SSH_LOG\"\n\
-                 printf 'SSH_AUTH_SOCK=%s\\n' \"$SSH_AUTH_SOCK\" >> \"$JIT_TEST_SSH_LOG\"\n\
-                 cat > \"$JIT_TEST_SSH_LOG.stdin\"\n\
-                 exit {FAKE_SSH_STATUS}\n"
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Bench {
-            server: FakeJitd::start(),
-            agent: TestAgent::start(),
-            dir,
-        }
-    }
-
-    fn home(&self) -> PathBuf {
-        self.dir.path().join("home")
-    }
-
-    fn ssh_log(&self) -> PathBuf {
-        self.dir.path().join("ssh.log")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_jit"));
-        cmd.args(args)
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("JIT_LOG")
-            .env("JIT_HOME", self.home())
-            .env("SSH_AUTH_SOCK", self.agent.socket())
-            .env("JIT_SSH", self.dir.path().join("fake-ssh"))
-            .env("JIT_TEST_SSH_LOG", self.ssh_log());
-        cmd
-    }
-
-    fn run_cmd(mut cmd: Command, stdin: &str) -> Output {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn run(&self, args: &[&str], stdin: &str) -> Output {
-        Self::run_cmd(self.command(args), stdin)
-    }
-
-    fn enroll(&self) {
-        let out = self.run(&["enroll", &self.server.token(), "--otp", GOOD_CODE], "");
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    }
-
-    fn config(&self) -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(self.home().join("config.json")).unwrap()).unwrap()
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use crate::bench::{stderr, text, Bench, FAKE_SSH_STATUS};
+use crate::fake_jitd::{GOOD_CODE, TOTP_SECRET};
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -147,7 +52,7 @@ fn enroll_ssh_reuse_status_and_logout() {
         bench.agent.socket().display()
     );
     assert_eq!(args, expected);
-    let rest = std::fs::read_to_string(bench.dir.path().join("ssh.log.stdin")).unwrap();
+    let rest = std::fs::read_to_string(bench.dir().join("ssh.log.stdin")).unwrap();
     assert_eq!(rest, "left for ssh\n", "ssh gets the rest of stdin");
     assert_eq!(
         mode(&run.join("web.pub")),
@@ -359,4 +264,75 @@ fn errors_say_what_to_do() {
             text(&out)
         );
     }
+}
+
+#[test]
+fn reason_and_ticket_reach_the_server_and_break_glass_is_announced() {
+    let bench = Bench::new();
+    bench.enroll();
+    let out = bench.run(
+        &[
+            "ssh",
+            "--role",
+            "db",
+            "--reason",
+            "INC-9: slow query",
+            "--ticket",
+            "INC-9",
+            "--otp",
+            GOOD_CODE,
+            "db-1",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(FAKE_SSH_STATUS), "{}", text(&out));
+    let sent = bench.server.certificate_requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].reason.as_deref(), Some("INC-9: slow query"));
+    assert_eq!(sent[0].ticket.as_deref(), Some("INC-9"));
+    assert!(!stderr(&out).contains("BREAK-GLASS"), "{}", text(&out));
+
+    // Break-glass without a reason: the server's refusal, and how to give one.
+    let out = bench.run(
+        &["ssh", "--role", "prod-root", "--otp", GOOD_CODE, "db-1"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("role prod-root needs a reason (reason_required)"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stderr(&out).contains("hint: say why with `--reason TEXT`"),
+        "{}",
+        text(&out)
+    );
+
+    let out = bench.run(
+        &[
+            "ssh",
+            "--role",
+            "prod-root",
+            "--reason",
+            "outage",
+            "--otp",
+            GOOD_CODE,
+            "db-1",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(FAKE_SSH_STATUS), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(
+            "jit: BREAK-GLASS certificate alice@prod-root#2 for role prod-root: everyone was \
+             alerted and this access will be reviewed\n"
+        ),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        bench.server.certificate_requests()[2].reason.as_deref(),
+        Some("outage")
+    );
 }

@@ -1,9 +1,15 @@
 //! A fake jitd over TLS with a self-signed certificate: just enough of `/v1` to drive the
 //! CLI, and an independent check of the device signatures it receives.
+//!
+//! Users: `alice` (group sre) and the approvers `bob` and `carol` (group sre-leads). Roles:
+//! `db` and `web` (plain), `db-admin` (2 approvals from sre-leads, see [`requests`]) and
+//! `prod-root` (break-glass: needs a reason).
+
+mod requests;
+mod wire;
 
 use std::collections::{HashMap, HashSet};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -12,28 +18,47 @@ use jit_proto::api::{
 };
 use jit_proto::token::EnrollmentToken;
 use jit_proto::{ApiError, ErrorBody, ErrorCode};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::Value;
-use sha2::Digest as _;
 use ssh_encoding::Decode as _;
 use ssh_key::{HashAlg, PublicKey, SshSig};
 
 use crate::ca::{Grant, TestCa};
+use wire::Request;
 
-/// The secret inside tokens this server accepts.
+/// The secret inside alice's tokens; `TOKEN_SECRET-USER` enrolls another user.
 pub const TOKEN_SECRET: &str = "tok-s3cret";
+/// Users this server knows.
+pub const USERS: [&str; 3] = ["alice", "bob", "carol"];
+/// The users who may decide `db-admin` requests.
+pub const APPROVERS: [&str; 2] = ["bob", "carol"];
+/// The role that needs approvals, and how many.
+pub const APPROVAL_ROLE: (&str, u32) = ("db-admin", 2);
+/// The break-glass role.
+pub const BREAK_GLASS_ROLE: &str = "prod-root";
 /// The only TOTP code this server accepts.
 pub const GOOD_CODE: &str = "123456";
 /// The TOTP secret handed out at enrollment.
 pub const TOTP_SECRET: &str = "JBSWY3DPEHPK3PXP";
 
+/// An enrolled device.
+pub struct Device {
+    /// Its public key.
+    pub key: PublicKey,
+    /// Whose it is.
+    pub user: String,
+    /// Whether it confirmed.
+    pub confirmed: bool,
+}
+
 /// What the server has seen and holds.
 #[derive(Default)]
 pub struct State {
-    /// The enrolled device key.
-    pub device: Option<PublicKey>,
-    /// Whether the device confirmed.
-    pub confirmed: bool,
+    /// Enrolled devices by `SHA256:` fingerprint.
+    pub devices: HashMap<String, Device>,
+    /// Access requests.
+    pub requests: requests::Store,
+    /// Bodies of the `/v1/certificates` requests that were signed, in order.
+    pub certificate_requests: Vec<CertificateRequest>,
     /// Paths of the requests that reached a handler, in order.
     pub paths: Vec<String>,
     /// Last serial issued.
@@ -42,6 +67,20 @@ pub struct State {
     pub nonces: HashSet<String>,
     /// When set, every request gets this error.
     pub forced: Option<ApiError>,
+}
+
+impl State {
+    /// Register `key` as a device of `user`.
+    pub fn add_device(&mut self, key: PublicKey, user: &str, confirmed: bool) {
+        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+        let user = user.to_string();
+        let device = Device {
+            key,
+            user,
+            confirmed,
+        };
+        self.devices.insert(fingerprint, device);
+    }
 }
 
 /// A running fake server.
@@ -57,21 +96,7 @@ pub struct FakeJitd {
 impl FakeJitd {
     /// Start on an ephemeral port.
     pub fn start() -> FakeJitd {
-        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-        let der = certified.cert.der().clone();
-        let tls_sha256 = hex::encode(sha2::Sha256::digest(der.as_ref()));
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            certified.signing_key.serialize_der(),
-        ));
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![der], key)
-        .unwrap();
-        let config = Arc::new(config);
+        let (config, tls_sha256) = wire::self_signed();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("https://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(State::default()));
@@ -80,7 +105,9 @@ impl FakeJitd {
         std::thread::spawn(move || {
             for tcp in listener.incoming().flatten() {
                 let (config, state, ca) = (config.clone(), shared.clone(), ca.clone());
-                std::thread::spawn(move || serve(tcp, config, &state, &ca));
+                std::thread::spawn(move || {
+                    wire::serve(tcp, config, |request| route(request, &state, &ca));
+                });
             }
         });
         FakeJitd {
@@ -95,12 +122,21 @@ impl FakeJitd {
         self.token_with_pin(&self.tls_sha256)
     }
 
+    /// An enrollment token for `user`.
+    pub fn token_for(&self, user: &str) -> String {
+        self.token_with(&self.tls_sha256, &format!("{TOKEN_SECRET}-{user}"))
+    }
+
     /// An enrollment token with another TLS pin.
     pub fn token_with_pin(&self, pin: &str) -> String {
+        self.token_with(pin, TOKEN_SECRET)
+    }
+
+    fn token_with(&self, pin: &str, secret: &str) -> String {
         EnrollmentToken {
             url: self.url.clone(),
             tls_sha256: pin.to_string(),
-            secret: TOKEN_SECRET.to_string(),
+            secret: secret.to_string(),
         }
         .encode()
     }
@@ -109,69 +145,35 @@ impl FakeJitd {
     pub fn paths(&self) -> Vec<String> {
         self.state.lock().unwrap().paths.clone()
     }
-}
 
-/// One HTTP request.
-struct Request {
-    method: String,
-    path: String,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-fn serve(tcp: TcpStream, config: Arc<rustls::ServerConfig>, state: &Mutex<State>, ca: &TestCa) {
-    let conn = rustls::ServerConnection::new(config).unwrap();
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
-    let Some(request) = read_request(&mut tls) else {
-        return; // e.g. the client refused our certificate
-    };
-    let (status, body) = route(&request, state, ca);
-    let body = body.to_string();
-    let head = format!(
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = tls.write_all(head.as_bytes());
-    let _ = tls.write_all(body.as_bytes());
-    tls.conn.send_close_notify();
-    let _ = tls.flush();
-}
-
-fn read_request(stream: &mut impl Read) -> Option<Request> {
-    let mut data = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let header_end = loop {
-        if let Some(pos) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break pos + 4;
-        }
-        let n = stream.read(&mut chunk).ok().filter(|n| *n > 0)?;
-        data.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&data[..header_end]).into_owned();
-    let mut lines = head.lines();
-    let mut first = lines.next()?.split_whitespace();
-    let (method, path) = (first.next()?.to_string(), first.next()?.to_string());
-    let headers: HashMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let length: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    while data.len() < header_end + length {
-        let n = stream.read(&mut chunk).ok().filter(|n| *n > 0)?;
-        data.extend_from_slice(&chunk[..n]);
+    /// The `/v1/certificates` bodies received so far.
+    pub fn certificate_requests(&self) -> Vec<CertificateRequest> {
+        self.state.lock().unwrap().certificate_requests.clone()
     }
-    Some(Request {
-        method,
-        path,
-        headers,
-        body: data[header_end..header_end + length].to_vec(),
-    })
+
+    /// Where the access request `id` stands (`None`: no such request).
+    pub fn request_state(&self, id: &str) -> Option<String> {
+        let state = self.state.lock().unwrap();
+        let found = state.requests.requests.iter().find(|r| r.id == id);
+        found.map(|r| r.state.clone())
+    }
+
+    /// Force the access request `id` into `new_state` (e.g. `expired`).
+    pub fn set_request_state(&self, id: &str, new_state: &str) {
+        let mut state = self.state.lock().unwrap();
+        let found = state.requests.requests.iter_mut().find(|r| r.id == id);
+        found.unwrap().state = new_state.to_string();
+    }
 }
 
-fn error(code: ErrorCode, message: &str) -> (u16, Value) {
+/// A JSON answer.
+type Answer = (u16, Value);
+
+fn ok(body: impl serde::Serialize) -> Answer {
+    (200, serde_json::to_value(body).unwrap())
+}
+
+fn error(code: ErrorCode, message: &str) -> Answer {
     let body = ErrorBody {
         error: ApiError {
             code,
@@ -183,7 +185,8 @@ fn error(code: ErrorCode, message: &str) -> (u16, Value) {
     (code.http_status(), serde_json::to_value(body).unwrap())
 }
 
-fn whoami() -> Whoami {
+/// Every role; all users may use all of them.
+fn roles() -> Vec<RoleInfo> {
     let role = |name: &str, principals: &[&str], hosts: &[&str]| RoleInfo {
         name: name.to_string(),
         principals: principals.iter().map(|p| p.to_string()).collect(),
@@ -191,17 +194,28 @@ fn whoami() -> Whoami {
         default_ttl_seconds: 900,
         max_ttl_seconds: 3600,
     };
+    vec![
+        role("db", &["dba"], &["db-*"]),
+        role("web", &["deploy", "web"], &["web-*", "*.web.example"]),
+        role(APPROVAL_ROLE.0, &["dba-admin"], &[]),
+        role(BREAK_GLASS_ROLE, &["root"], &[]),
+    ]
+}
+
+fn whoami(user: &str) -> Whoami {
+    let group = if APPROVERS.contains(&user) {
+        "sre-leads"
+    } else {
+        "sre"
+    };
     Whoami {
-        user: "alice".to_string(),
-        groups: vec!["sre".to_string()],
-        roles: vec![
-            role("db", &["dba"], &["db-*"]),
-            role("web", &["deploy", "web"], &["web-*", "*.web.example"]),
-        ],
+        user: user.to_string(),
+        groups: vec![group.to_string()],
+        roles: roles(),
     }
 }
 
-fn route(request: &Request, state: &Mutex<State>, ca: &TestCa) -> (u16, Value) {
+fn route(request: &Request, state: &Mutex<State>, ca: &TestCa) -> Answer {
     let mut state = state.lock().unwrap();
     state.paths.push(request.path.clone());
     if let Some(forced) = state.forced.clone() {
@@ -215,52 +229,58 @@ fn route(request: &Request, state: &Mutex<State>, ca: &TestCa) -> (u16, Value) {
         ("GET", "/v1/healthz") => (200, serde_json::json!({"status": "ok", "version": "fake"})),
         ("POST", "/v1/enroll") => enroll(request, &mut state),
         ("POST", path) => {
-            if let Err(refusal) = check_signature(request, &mut state) {
-                return refusal;
+            let (user, confirmed) = match check_signature(request, &mut state) {
+                Ok(device) => (device.user.clone(), device.confirmed),
+                Err(refusal) => return refusal,
+            };
+            if path == "/v1/enroll/confirm" {
+                return confirm(request, &mut state);
+            }
+            if !confirmed {
+                return error(ErrorCode::DeviceNotConfirmed, "device not confirmed");
             }
             match path {
-                "/v1/enroll/confirm" => confirm(request, &mut state),
-                "/v1/whoami" if state.confirmed => (200, serde_json::to_value(whoami()).unwrap()),
-                "/v1/whoami" => error(ErrorCode::DeviceNotConfirmed, "device not confirmed"),
-                "/v1/certificates" => certificate(request, &mut state, ca),
-                _ => error(ErrorCode::NotFound, "no such route"),
+                "/v1/whoami" => ok(whoami(&user)),
+                "/v1/certificates" => certificate(request, &user, &mut state, ca),
+                _ => requests::route(path, &user, &request.body, &mut state.requests)
+                    .unwrap_or_else(|| error(ErrorCode::NotFound, "no such route")),
             }
         }
         _ => error(ErrorCode::NotFound, "no such route"),
     }
 }
 
-fn enroll(request: &Request, state: &mut State) -> (u16, Value) {
+fn enroll(request: &Request, state: &mut State) -> Answer {
     let body: EnrollRequest = serde_json::from_slice(&request.body).unwrap();
-    if body.token_secret != TOKEN_SECRET {
-        return error(ErrorCode::InvalidToken, "unknown token");
-    }
+    let user = match body.token_secret.strip_prefix(&format!("{TOKEN_SECRET}-")) {
+        None if body.token_secret == TOKEN_SECRET => "alice",
+        Some(user) if USERS.contains(&user) => user,
+        _ => return error(ErrorCode::InvalidToken, "unknown token"),
+    };
     let device = PublicKey::from_openssh(&body.device_public_key).unwrap();
     let response = EnrollResponse {
-        user: "alice".to_string(),
+        user: user.to_string(),
         device: device.fingerprint(HashAlg::Sha256).to_string(),
         totp_secret: TOTP_SECRET.to_string(),
-        otpauth_uri: format!("otpauth://totp/jit:alice?secret={TOTP_SECRET}&issuer=jit"),
+        otpauth_uri: format!("otpauth://totp/jit:{user}?secret={TOTP_SECRET}&issuer=jit"),
     };
-    state.device = Some(device);
-    state.confirmed = false;
-    (200, serde_json::to_value(response).unwrap())
+    state.add_device(device, user, false);
+    ok(response)
 }
 
-/// Verify `jit-device` / `jit-signature` over the exact body bytes, and the nonce.
-fn check_signature(request: &Request, state: &mut State) -> Result<(), (u16, Value)> {
-    let device = state
-        .device
-        .clone()
-        .ok_or_else(|| error(ErrorCode::UnknownDevice, "no device"))?;
+/// Verify `jit-device` / `jit-signature` over the exact body bytes, and the nonce; the
+/// device that signed.
+fn check_signature<'a>(request: &Request, state: &'a mut State) -> Result<&'a Device, Answer> {
     let named = request
         .headers
         .get("jit-device")
         .cloned()
         .unwrap_or_default();
-    if named != device.fingerprint(HashAlg::Sha256).to_string() {
-        return Err(error(ErrorCode::UnknownDevice, "unknown device"));
-    }
+    let device = state
+        .devices
+        .get(&named)
+        .map(|d| d.key.clone())
+        .ok_or_else(|| error(ErrorCode::UnknownDevice, "unknown device"))?;
     let raw = request
         .headers
         .get("jit-signature")
@@ -284,10 +304,10 @@ fn check_signature(request: &Request, state: &mut State) -> Result<(), (u16, Val
     if !state.nonces.insert(nonce) {
         return Err(error(ErrorCode::ReplayedRequest, "nonce seen before"));
     }
-    Ok(())
+    Ok(&state.devices[&named])
 }
 
-fn check_code(body: &[u8]) -> Result<(), (u16, Value)> {
+fn check_code(body: &[u8]) -> Result<(), Answer> {
     let value: Value = serde_json::from_slice(body).unwrap();
     if value["otp"].as_str() == Some(GOOD_CODE) {
         Ok(())
@@ -296,23 +316,23 @@ fn check_code(body: &[u8]) -> Result<(), (u16, Value)> {
     }
 }
 
-fn confirm(request: &Request, state: &mut State) -> (u16, Value) {
+fn confirm(request: &Request, state: &mut State) -> Answer {
     if let Err(refusal) = check_code(&request.body) {
         return refusal;
     }
-    state.confirmed = true;
-    (200, serde_json::to_value(whoami()).unwrap())
+    let named = &request.headers["jit-device"];
+    let device = state.devices.get_mut(named).unwrap();
+    device.confirmed = true;
+    ok(whoami(&device.user))
 }
 
-fn certificate(request: &Request, state: &mut State, ca: &TestCa) -> (u16, Value) {
-    if !state.confirmed {
-        return error(ErrorCode::DeviceNotConfirmed, "device not confirmed");
-    }
+fn certificate(request: &Request, user: &str, state: &mut State, ca: &TestCa) -> Answer {
     if let Err(refusal) = check_code(&request.body) {
         return refusal;
     }
     let body: CertificateRequest = serde_json::from_slice(&request.body).unwrap();
-    let roles = whoami().roles;
+    state.certificate_requests.push(body.clone());
+    let roles = roles();
     let Some(role) = roles.iter().find(|r| Some(&r.name) == body.role.as_ref()) else {
         return error(ErrorCode::UnknownRole, "no such role");
     };
@@ -320,12 +340,29 @@ fn certificate(request: &Request, state: &mut State, ca: &TestCa) -> (u16, Value
     if ttl > role.max_ttl_seconds {
         return error(ErrorCode::TtlTooLong, "ttl too long");
     }
+    let break_glass = role.name == BREAK_GLASS_ROLE;
+    if break_glass && body.reason.is_none() {
+        return error(ErrorCode::ReasonRequired, "role prod-root needs a reason");
+    }
+    let request_id = if role.name == APPROVAL_ROLE.0 {
+        match state.requests.use_approved(user, &role.name) {
+            Some(id) => Some(id),
+            None => {
+                return error(
+                    ErrorCode::ApprovalRequired,
+                    "role db-admin needs an approved request",
+                )
+            }
+        }
+    } else {
+        None
+    };
     let public = PublicKey::from_openssh(&body.public_key).unwrap();
     state.serial += 1;
     let now = jit::clock::now();
     let principals: Vec<&str> = role.principals.iter().map(String::as_str).collect();
     let grant = Grant {
-        user: "alice",
+        user,
         role: &role.name,
         principals: &principals,
         serial: state.serial,
@@ -333,7 +370,7 @@ fn certificate(request: &Request, state: &mut State, ca: &TestCa) -> (u16, Value
         valid_before: now + ttl,
     };
     let cert = ca.issue(&public, &grant);
-    let response = CertificateResponse {
+    ok(CertificateResponse {
         certificate: cert.to_openssh().unwrap(),
         role: role.name.clone(),
         serial: state.serial,
@@ -342,8 +379,7 @@ fn certificate(request: &Request, state: &mut State, ca: &TestCa) -> (u16, Value
         valid_after: cert.valid_after(),
         valid_before: cert.valid_before(),
         log_index: state.serial,
-        break_glass: false,
-        request_id: None,
-    };
-    (200, serde_json::to_value(response).unwrap())
+        break_glass,
+        request_id,
+    })
 }

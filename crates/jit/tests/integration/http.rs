@@ -79,11 +79,11 @@ async fn error_bodies_keep_message_hint_and_retry_after() {
 async fn signed_requests_verify_and_other_devices_are_refused() {
     let server = FakeJitd::start();
     let device = PrivateKey::random(&mut OsRng, Algorithm::Ed25519).unwrap();
-    {
-        let mut state = server.state.lock().unwrap();
-        state.device = Some(device.public_key().clone());
-        state.confirmed = true;
-    }
+    server
+        .state
+        .lock()
+        .unwrap()
+        .add_device(device.public_key().clone(), "alice", true);
     let client = Client::new(&server.url, &server.tls_sha256).unwrap();
     let body = || WhoamiRequest {
         freshness: jit::signing::freshness(jit::clock::now()),

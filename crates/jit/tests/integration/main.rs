@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod agent;
+mod approvals;
+mod bench;
 mod ca;
 mod commands;
 mod fake_jitd;
