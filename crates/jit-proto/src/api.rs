@@ -305,3 +305,38 @@ pub struct RevokeOwnResponse {
     /// Serials now revoked.
     pub revoked: Vec<u64>,
 }
+
+/// `POST /v1/hosts/enroll` (not signed): a host trades its one-time token for a host
+/// certificate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HostEnrollRequest {
+    /// The secret part of the host enrollment token.
+    pub token_secret: String,
+    /// The host public key, OpenSSH line (e.g. `/etc/ssh/ssh_host_ed25519_key.pub`).
+    pub public_key: String,
+}
+
+/// `POST /v1/hosts/renew`: signed with the host's private key, like device requests.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HostRenewRequest {
+    /// Timestamp and nonce.
+    #[serde(flatten)]
+    pub freshness: Freshness,
+    /// The host public key that signed, OpenSSH line.
+    pub public_key: String,
+}
+
+/// Answer to [`HostEnrollRequest`] and [`HostRenewRequest`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HostCertificateResponse {
+    /// Host name in jitd.
+    pub host: String,
+    /// The host certificate, OpenSSH line.
+    pub certificate: String,
+    /// Names it is valid for.
+    pub principals: Vec<String>,
+    /// Unix seconds.
+    pub valid_after: u64,
+    /// Unix seconds: renew before this.
+    pub valid_before: u64,
+}
