@@ -54,6 +54,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/requests/{id}/deny", post(crate::requests::deny))
         .route("/v1/certificates/revoke", post(crate::revoke::revoke_own))
         .route("/v1/krl", get(crate::revoke::krl))
+        .route("/v1/hosts/enroll", post(crate::hosts::enroll))
+        .route("/v1/hosts/renew", post(crate::hosts::renew))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))

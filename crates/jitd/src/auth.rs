@@ -100,8 +100,38 @@ pub async fn authenticate<T: DeserializeOwned + Fresh>(
         )
     })?;
 
+    check_freshness(state, parsed.freshness()).await?;
+
+    let user = state
+        .store
+        .user(&device.user)
+        .await?
+        .ok_or_else(|| AppError::internal("device without user", &device.user))?;
+    if user.disabled {
+        return Err(AppError::new(
+            ErrorCode::UserDisabled,
+            format!("user {} is disabled", user.name),
+        )
+        .hint("ask your jit operator"));
+    }
+    if confirmation == Confirmation::Required && device.confirmed_at.is_none() {
+        return Err(AppError::new(
+            ErrorCode::DeviceNotConfirmed,
+            "this device has not finished enrollment",
+        )
+        .hint("finish it with `jit enroll --confirm`"));
+    }
+    Ok(Authenticated {
+        device,
+        user,
+        body: parsed,
+    })
+}
+
+/// A signed request's timestamp is within the window and its nonce was never seen: a
+/// captured request can be neither replayed nor delayed.
+pub async fn check_freshness(state: &AppState, freshness: &Freshness) -> Result<(), AppError> {
     let now = state.clock.now();
-    let freshness = parsed.freshness();
     let max_age = state.settings.request_max_age;
     if freshness.timestamp.abs_diff(now) > max_age {
         return Err(AppError::new(
@@ -136,28 +166,5 @@ pub async fn authenticate<T: DeserializeOwned + Fresh>(
         .hint("each request is single use; run the command again"));
     }
 
-    let user = state
-        .store
-        .user(&device.user)
-        .await?
-        .ok_or_else(|| AppError::internal("device without user", &device.user))?;
-    if user.disabled {
-        return Err(AppError::new(
-            ErrorCode::UserDisabled,
-            format!("user {} is disabled", user.name),
-        )
-        .hint("ask your jit operator"));
-    }
-    if confirmation == Confirmation::Required && device.confirmed_at.is_none() {
-        return Err(AppError::new(
-            ErrorCode::DeviceNotConfirmed,
-            "this device has not finished enrollment",
-        )
-        .hint("finish it with `jit enroll --confirm`"));
-    }
-    Ok(Authenticated {
-        device,
-        user,
-        body: parsed,
-    })
+    Ok(())
 }

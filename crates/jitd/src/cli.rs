@@ -58,6 +58,28 @@ pub enum Command {
     Ca(CaCommand),
     /// Revoke certificates or a key: they go into the KRL hosts fetch from /v1/krl.
     Revoke(RevokeArgs),
+    /// Manage hosts (host certificates).
+    #[command(subcommand)]
+    Host(HostCommand),
+}
+
+/// `jitd host ...`.
+#[derive(Debug, Subcommand)]
+pub enum HostCommand {
+    /// Add (or re-token) a host and print a one-time token for `jit host enroll` on it.
+    Add {
+        /// Host name in jitd.
+        name: String,
+        /// Comma-separated names clients use: host names and IP addresses.
+        #[arg(long, value_delimiter = ',', required = true)]
+        principals: Vec<String>,
+        /// How long the token stays valid (default from jitd.toml, 24h).
+        #[arg(long)]
+        token_ttl: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `jitd revoke`: exactly one of --serial, --key-id, --user, --key.

@@ -3,6 +3,7 @@
 
 mod audit;
 mod ca;
+mod host;
 mod init;
 mod policy;
 mod revoke;
@@ -45,6 +46,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(command) => audit::run(data_dir, command).await,
         Command::Ca(command) => ca::run(data_dir, command),
         Command::Revoke(args) => revoke::run(data_dir, args).await,
+        Command::Host(command) => host::run(data_dir, command).await,
     }
 }
 

@@ -6,6 +6,7 @@
 //! - [`auth`]: device-signed requests (signature, freshness, nonce, caller standing).
 //! - [`otp`]: TOTP checks with the attempt limit.
 //! - [`enroll`], [`issue`], [`requests`]: enrollment, issuance, approvals.
+//! - [`hosts`]: host certificates (enroll with a token, renew signed by the host key).
 //! - [`revoke`]: revocation and the KRL served at `/v1/krl`.
 //! - [`alerts`], [`metrics`]: webhook alerts (queued, retried) and Prometheus metrics.
 //! - [`state`], [`clock`]: shared state; time and randomness passed in.
@@ -22,6 +23,7 @@ pub mod commands;
 pub mod config;
 pub mod enroll;
 pub mod error;
+pub mod hosts;
 pub mod issue;
 pub mod metrics;
 pub mod otp;

@@ -14,16 +14,16 @@ use crate::cli::UserCommand;
 use crate::clock::{random_hex, OsRandomness};
 use crate::config::Config;
 
-/// What every user command works with.
-struct Admin<'a> {
-    data_dir: &'a Path,
-    config: Config,
-    store: Arc<dyn Store>,
-    policy_hash: String,
-    now: u64,
+/// What every user and host command works with.
+pub(super) struct Admin<'a> {
+    pub(super) data_dir: &'a Path,
+    pub(super) config: Config,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) policy_hash: String,
+    pub(super) now: u64,
 }
 
-impl Admin<'_> {
+impl<'a> Admin<'a> {
     async fn existing_user(&self, name: &str) -> anyhow::Result<User> {
         self.store.user(name).await?.with_context(|| {
             format!("no user {name}; add one with `jitd user add {name} --groups G`")
@@ -45,9 +45,21 @@ impl Admin<'_> {
         Ok(())
     }
 
-    /// Store a new single-use token for `name` (only its hash) and print it.
+    /// Open the data directory for an admin command.
+    pub(super) async fn open(data_dir: &'a Path) -> anyhow::Result<Self> {
+        let (config, store) = super::open(data_dir).await?;
+        let (_, policy_hash) = super::policy_text(data_dir, &config)?;
+        Ok(Admin {
+            data_dir,
+            config,
+            store,
+            policy_hash,
+            now: super::now(),
+        })
+    }
+
     /// The token lifetime: `--token-ttl` (1m to 30 days) or the configured default.
-    fn token_ttl(&self, token_ttl: Option<&str>) -> anyhow::Result<Duration> {
+    pub(super) fn token_ttl(&self, token_ttl: Option<&str>) -> anyhow::Result<Duration> {
         let ttl = match token_ttl {
             Some(text) => {
                 humantime::parse_duration(text).with_context(|| format!("--token-ttl {text:?}"))?
@@ -60,8 +72,22 @@ impl Admin<'_> {
         Ok(ttl)
     }
 
-    async fn issue_token(&self, name: &str, ttl: Duration, json: bool) -> anyhow::Result<()> {
+    /// A fresh token: its secret (to store hashed) and its text (carrying URL and TLS pin).
+    pub(super) fn new_token(&self) -> anyhow::Result<(String, String)> {
         let secret = random_hex(&OsRandomness, 32);
+        let tls_cert = self.config.path(self.data_dir, &self.config.tls_cert);
+        let token = EnrollmentToken {
+            url: self.config.public_url.clone(),
+            tls_sha256: crate::tls::fingerprint_file(&tls_cert)?,
+            secret: secret.clone(),
+        }
+        .encode();
+        Ok((secret, token))
+    }
+
+    /// Store a new single-use token for `name` (only its hash) and print it.
+    async fn issue_token(&self, name: &str, ttl: Duration, json: bool) -> anyhow::Result<()> {
+        let (secret, token) = self.new_token()?;
         let expires_at = self.now + ttl.as_secs();
         self.store
             .add_enrollment_token(
@@ -71,13 +97,6 @@ impl Admin<'_> {
                 expires_at,
             )
             .await?;
-        let tls_cert = self.config.path(self.data_dir, &self.config.tls_cert);
-        let token = EnrollmentToken {
-            url: self.config.public_url.clone(),
-            tls_sha256: crate::tls::fingerprint_file(&tls_cert)?,
-            secret,
-        }
-        .encode();
         if json {
             println!(
                 "{}",
@@ -125,15 +144,7 @@ fn parse_groups(groups: Vec<String>) -> anyhow::Result<Vec<String>> {
 
 /// Run a user command.
 pub async fn run(data_dir: &Path, command: UserCommand) -> anyhow::Result<ExitCode> {
-    let (config, store) = super::open(data_dir).await?;
-    let (_, policy_hash) = super::policy_text(data_dir, &config)?;
-    let admin = Admin {
-        data_dir,
-        config,
-        store,
-        policy_hash,
-        now: super::now(),
-    };
+    let admin = Admin::open(data_dir).await?;
     match command {
         UserCommand::Add {
             name,

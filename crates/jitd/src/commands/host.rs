@@ -1,0 +1,64 @@
+//! `jitd host add`: register a host and print its one-time enrollment token.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use super::user::Admin;
+use crate::cli::HostCommand;
+
+/// Run a host command.
+pub async fn run(data_dir: &Path, command: HostCommand) -> anyhow::Result<ExitCode> {
+    let HostCommand::Add {
+        name,
+        principals,
+        token_ttl,
+        json,
+    } = command;
+    jit_proto::names::validate_user_name(&name).with_context(|| format!("host name {name:?}"))?;
+    let principals: Vec<String> = principals
+        .into_iter()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    anyhow::ensure!(
+        !principals.is_empty(),
+        "give the names clients use with --principals"
+    );
+    for principal in &principals {
+        jit_proto::names::validate_host_principal(principal)
+            .with_context(|| format!("principal {principal:?}"))?;
+    }
+    let admin = Admin::open(data_dir).await?;
+    let ttl = admin.token_ttl(token_ttl.as_deref())?;
+    let (secret, token) = admin.new_token()?;
+    let expires_at = admin.now + ttl.as_secs();
+    admin
+        .store
+        .add_host(
+            &name,
+            &principals,
+            &crate::enroll::token_hash(&secret),
+            expires_at,
+            admin.now,
+        )
+        .await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"host": name, "token": token, "expires_at": expires_at})
+        );
+    } else {
+        println!(
+            "host token for {name} ({}), single use, valid {}:",
+            principals.join(", "),
+            humantime::format_duration(ttl)
+        );
+        println!();
+        println!("  {token}");
+        println!();
+        println!("on the host, as root: jit host enroll <token>   (or deploy/host/setup.sh --token <token> ...)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
