@@ -74,6 +74,11 @@ impl Ca {
         self.data_dir().join("jit.db")
     }
 
+    /// The passphrase file's path (for `jitd ca rotate --passphrase-file`).
+    pub fn passphrase_path(&self) -> String {
+        self.passphrase_file()
+    }
+
     fn passphrase_file(&self) -> String {
         self.dir.path().join("passphrase").display().to_string()
     }
@@ -280,4 +285,50 @@ pub fn sqlite_exec(database: &Path, sql: &str) {
             .expect("the SQL runs");
         pool.close().await;
     });
+}
+
+impl Engineer {
+    /// Ask jitd, over its real HTTPS API and signed by this engineer's enrolled device, to
+    /// certify `key` (a key the test holds on disk, unlike `jit ssh`'s in-memory key) for
+    /// `role`; the certificate is written next to the key. `code_offset` picks the TOTP step.
+    pub fn certify(
+        &self,
+        key: &crate::keygen::KeyPair,
+        role: &str,
+        ttl_seconds: Option<u64>,
+        code_offset: u64,
+    ) -> jit_proto::api::CertificateResponse {
+        let home = jit::home::Home::at(self.home());
+        let config = home.confirmed_config().expect("a confirmed enrollment");
+        let device = home.load_device_key().expect("the device key");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_secs();
+        let request = jit_proto::api::CertificateRequest {
+            freshness: jit::signing::freshness(now),
+            role: Some(role.into()),
+            host: None,
+            ttl_seconds,
+            public_key: key.public_key_line(),
+            otp: self.code(code_offset),
+            reason: None,
+            ticket: None,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let response: jit_proto::api::CertificateResponse = runtime
+            .block_on(async {
+                let client = jit::http::Client::new(&config.server_url, &config.tls_sha256)?;
+                client
+                    .post_signed("/v1/certificates", &request, &device)
+                    .await
+            })
+            .unwrap_or_else(|e| panic!("jitd refused to certify the key: {e:#}"));
+        std::fs::write(key.certificate(), format!("{}\n", response.certificate))
+            .expect("write the certificate");
+        response
+    }
 }

@@ -10,7 +10,6 @@ use jit_e2e::jit::{Ca, Engineer};
 use jit_e2e::keygen::generate_ed25519;
 use jit_e2e::scratch::scratch_dir;
 use jit_e2e::{accounts, OutputExt as _, SshCommand, Sshd, SshdConfig};
-use jit_proto::api::{CertificateRequest, CertificateResponse};
 
 const ACCOUNT: &str = "jit-e2e-deploy";
 
@@ -35,33 +34,10 @@ fn sshd_refuses_the_certificate_after_it_expires() {
     });
     let alice = Engineer::enroll(&ca.add_user("alice", "sre"));
 
-    // Ask jitd (over its real HTTPS API, signed by alice's enrolled device) to certify a
-    // key the test holds, for 4 seconds.
+    // jitd certifies a key the test holds, for 4 seconds.
     let dir = scratch_dir("jit-expiry-");
     let key = generate_ed25519(dir.path(), "client");
-    let home = jit::home::Home::at(alice.home());
-    let config = home.confirmed_config().unwrap();
-    let device = home.load_device_key().unwrap();
-    let request = CertificateRequest {
-        freshness: jit::signing::freshness(now()),
-        role: Some("short".into()),
-        host: None,
-        ttl_seconds: Some(4),
-        public_key: key.public_key_line(),
-        otp: alice.code(30),
-        reason: None,
-        ticket: None,
-    };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let response: CertificateResponse = runtime
-        .block_on(async {
-            let client = jit::http::Client::new(&config.server_url, &config.tls_sha256)?;
-            client
-                .post_signed("/v1/certificates", &request, &device)
-                .await
-        })
-        .unwrap();
-    std::fs::write(key.certificate(), format!("{}\n", response.certificate)).unwrap();
+    let response = alice.certify(&key, "short", Some(4), 30);
     assert_eq!(response.valid_before - response.valid_after, 4);
 
     let login = || {

@@ -157,6 +157,12 @@ pub trait Store: Send + Sync + 'static {
     /// Record a failed delivery and when to try again.
     async fn alert_failed(&self, id: i64, error: &str, next_attempt_at: u64) -> Result<()>;
 
+    /// Certificates signed by the CA key `ca_fingerprint` that are still valid at `now`.
+    async fn unexpired_certificates_by_ca(
+        &self,
+        ca_fingerprint: &str,
+        now: u64,
+    ) -> Result<Vec<CertificateRow>>;
     /// One certificate by serial.
     async fn certificate(&self, serial: u64) -> Result<Option<CertificateRow>>;
     /// One certificate by key ID.

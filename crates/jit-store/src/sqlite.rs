@@ -663,6 +663,20 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn unexpired_certificates_by_ca(
+        &self,
+        ca_fingerprint: &str,
+        now: u64,
+    ) -> Result<Vec<CertificateRow>> {
+        let rows =
+            sqlx::query("SELECT * FROM certificates WHERE ca_fingerprint = ? AND valid_before > ?")
+                .bind(ca_fingerprint)
+                .bind(to_i64(now))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(certificate_from_row).collect()
+    }
+
     async fn certificate(&self, serial: u64) -> Result<Option<CertificateRow>> {
         let row = sqlx::query("SELECT * FROM certificates WHERE serial = ?")
             .bind(to_i64(serial))

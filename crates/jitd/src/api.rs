@@ -12,7 +12,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use jit_ca::signer::CaSigner;
 use jit_proto::api::{CaKeys, Health, RoleInfo, Whoami, WhoamiRequest};
 use jit_proto::ErrorCode;
 
@@ -104,26 +103,29 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Result<Json<Health>, App
     }))
 }
 
-fn public_line(signer: &dyn CaSigner) -> Result<String, AppError> {
-    signer
-        .public_key()
-        .to_openssh()
-        .map_err(|e| AppError::internal("encode CA public key", e))
+fn public_lines(keys: &[jit_ca::PublicKey]) -> Result<Vec<String>, AppError> {
+    keys.iter()
+        .map(|key| {
+            key.to_openssh()
+                .map_err(|e| AppError::internal("encode CA public key", e))
+        })
+        .collect()
 }
 
 async fn ca_keys(State(state): State<Arc<AppState>>) -> Result<Json<CaKeys>, AppError> {
     Ok(Json(CaKeys {
-        user_ca: vec![public_line(state.user_ca.as_ref())?],
-        host_ca: vec![public_line(state.host_ca.as_ref())?],
+        user_ca: public_lines(&state.user_ca_keys())?,
+        host_ca: public_lines(&state.host_ca_keys())?,
     }))
 }
 
+/// One key per line: the file sshd's `TrustedUserCAKeys` reads.
 async fn user_ca_text(State(state): State<Arc<AppState>>) -> Result<String, AppError> {
-    Ok(public_line(state.user_ca.as_ref())? + "\n")
+    Ok(public_lines(&state.user_ca_keys())?.join("\n") + "\n")
 }
 
 async fn host_ca_text(State(state): State<Arc<AppState>>) -> Result<String, AppError> {
-    Ok(public_line(state.host_ca.as_ref())? + "\n")
+    Ok(public_lines(&state.host_ca_keys())?.join("\n") + "\n")
 }
 
 /// The roles a user may use, as the CLI shows them.

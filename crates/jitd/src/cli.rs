@@ -109,15 +109,40 @@ pub struct RevokeArgs {
 /// `jitd ca ...`.
 #[derive(Debug, Subcommand)]
 pub enum CaCommand {
-    /// Print the CA public keys (no passphrase needed): the user CA line is what sshd's
-    /// TrustedUserCAKeys file holds.
+    /// Print the CA public keys (no passphrase needed): the user CA lines are what sshd's
+    /// TrustedUserCAKeys file holds. During a rotation, the signing key comes first.
     Show {
-        /// Only the user CA key.
+        /// Only the user CA keys.
         #[arg(long, conflicts_with = "host")]
         user: bool,
-        /// Only the host CA key.
+        /// Only the host CA keys.
         #[arg(long)]
         host: bool,
+    },
+    /// Add a new CA key that signs from now on; the old one stays published and trusted
+    /// until `jitd ca retire`. Restart `jitd serve` afterwards.
+    Rotate {
+        /// Rotate the user CA.
+        #[arg(long, conflicts_with = "host", required_unless_present = "host")]
+        user: bool,
+        /// Rotate the host CA.
+        #[arg(long)]
+        host: bool,
+        /// Passphrase source for encrypting the new key.
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+        /// Write the new key unencrypted.
+        #[arg(long)]
+        insecure_no_passphrase: bool,
+    },
+    /// Remove an earlier CA key (by its SHA256: fingerprint) once every certificate it
+    /// signed has expired. Restart `jitd serve` afterwards.
+    Retire {
+        /// Fingerprint of the key, as `ssh-keygen -lf` prints it (`SHA256:...`).
+        fingerprint: String,
+        /// Retire it even though certificates it signed are still valid (they stop working).
+        #[arg(long)]
+        force: bool,
     },
 }
 

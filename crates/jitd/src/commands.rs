@@ -2,7 +2,7 @@
 //! the server runs (SQLite in WAL mode allows that).
 
 mod audit;
-mod ca;
+pub(crate) mod ca;
 mod host;
 mod init;
 mod policy;
@@ -44,7 +44,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(command) => user::run(data_dir, command).await,
         Command::Policy(command) => policy::run(data_dir, command).await,
         Command::Audit(command) => audit::run(data_dir, command).await,
-        Command::Ca(command) => ca::run(data_dir, command),
+        Command::Ca(command) => ca::run(data_dir, command).await,
         Command::Revoke(args) => revoke::run(data_dir, args).await,
         Command::Host(command) => host::run(data_dir, command).await,
     }

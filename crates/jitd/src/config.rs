@@ -26,6 +26,10 @@ pub struct Config {
     pub user_ca_key: PathBuf,
     /// Host CA private key file.
     pub host_ca_key: PathBuf,
+    /// Earlier user CA keys, still published and trusted during a rotation (`jitd ca rotate`).
+    pub user_ca_previous: Vec<PathBuf>,
+    /// Earlier host CA keys, still published during a rotation.
+    pub host_ca_previous: Vec<PathBuf>,
     /// TLS certificate (PEM).
     pub tls_cert: PathBuf,
     /// TLS private key (PEM).
@@ -59,6 +63,8 @@ impl Default for Config {
             policy: "policy.toml".into(),
             user_ca_key: "user_ca".into(),
             host_ca_key: "host_ca".into(),
+            user_ca_previous: Vec::new(),
+            host_ca_previous: Vec::new(),
             tls_cert: "tls/cert.pem".into(),
             tls_key: "tls/key.pem".into(),
             enrollment_token_ttl: Duration::from_secs(24 * 3600),
@@ -156,6 +162,10 @@ policy = "{policy}"
 # CA private keys (OpenSSH format, 0600, encrypted when a passphrase was given at init).
 user_ca_key = "{user_ca}"
 host_ca_key = "{host_ca}"
+# Keys being rotated out: still published at /v1/ca (so hosts keep trusting certificates
+# they signed) until `jitd ca retire` removes them once those certificates have expired.
+user_ca_previous = {user_previous}
+host_ca_previous = {host_previous}
 # TLS certificate and key for the API (self-signed at init; clients pin its SHA-256).
 tls_cert = "{tls_cert}"
 tls_key = "{tls_key}"
@@ -177,6 +187,8 @@ issuer = "{issuer}"
             policy = self.policy.display(),
             user_ca = self.user_ca_key.display(),
             host_ca = self.host_ca_key.display(),
+            user_previous = toml_paths(&self.user_ca_previous),
+            host_previous = toml_paths(&self.host_ca_previous),
             tls_cert = self.tls_cert.display(),
             tls_key = self.tls_key.display(),
             token_ttl = humantime::format_duration(self.enrollment_token_ttl),
@@ -190,6 +202,15 @@ issuer = "{issuer}"
     }
 }
 
+/// A TOML array of path strings.
+fn toml_paths(paths: &[PathBuf]) -> String {
+    let quoted: Vec<String> = paths
+        .iter()
+        .map(|p| format!("{:?}", p.display().to_string()))
+        .collect();
+    format!("[{}]", quoted.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,8 +222,15 @@ mod tests {
             public_url: "https://127.0.0.1:9999".into(),
             ..Config::default()
         };
+        let config = Config {
+            user_ca_previous: vec!["user_ca".into()],
+            user_ca_key: "user_ca-2".into(),
+            ..config
+        };
         let back = Config::parse(&config.render()).unwrap();
         assert_eq!(back.listen, config.listen);
+        assert_eq!(back.user_ca_previous, config.user_ca_previous);
+        assert_eq!(back.user_ca_key, config.user_ca_key);
         assert_eq!(back.enrollment_token_ttl, Duration::from_secs(86400));
     }
 

@@ -183,12 +183,7 @@ pub async fn krl(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let now = state.clock.now();
-    let bytes = build_krl(
-        state.store.as_ref(),
-        &[state.user_ca.public_key().clone()],
-        now,
-    )
-    .await?;
+    let bytes = build_krl(state.store.as_ref(), &state.user_ca_keys(), now).await?;
     let etag = format!("\"{}\"", hex::encode(Sha256::digest(&bytes)));
     let not_modified = headers
         .get(header::IF_NONE_MATCH)

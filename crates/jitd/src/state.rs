@@ -19,8 +19,12 @@ pub struct AppState {
     pub policy: Arc<Policy>,
     /// User CA (signs user certificates).
     pub user_ca: Arc<dyn CaSigner>,
-    /// Host CA (its public key is published for known_hosts).
+    /// Host CA (signs host certificates; published for known_hosts).
     pub host_ca: Arc<dyn CaSigner>,
+    /// Earlier user CA public keys still trusted during a rotation.
+    pub user_ca_previous: Vec<jit_ca::PublicKey>,
+    /// Earlier host CA public keys still published during a rotation.
+    pub host_ca_previous: Vec<jit_ca::PublicKey>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
     /// Random source.
@@ -31,6 +35,22 @@ pub struct AppState {
     pub alerter: Arc<Alerter>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Every user CA public key hosts should trust: the signing one first, then earlier ones.
+    pub fn user_ca_keys(&self) -> Vec<jit_ca::PublicKey> {
+        std::iter::once(self.user_ca.public_key().clone())
+            .chain(self.user_ca_previous.iter().cloned())
+            .collect()
+    }
+
+    /// Every host CA public key clients should trust.
+    pub fn host_ca_keys(&self) -> Vec<jit_ca::PublicKey> {
+        std::iter::once(self.host_ca.public_key().clone())
+            .chain(self.host_ca_previous.iter().cloned())
+            .collect()
+    }
 }
 
 /// Server tunables from the configuration.

@@ -55,6 +55,8 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         policy: Arc::new(policy),
         user_ca: Arc::new(user_ca),
         host_ca: Arc::new(host_ca),
+        user_ca_previous: super::ca::previous_keys(data_dir, &config.user_ca_previous)?,
+        host_ca_previous: super::ca::previous_keys(data_dir, &config.host_ca_previous)?,
         clock: clock.clone(),
         randomness: Arc::new(OsRandomness),
         settings: Settings {
