@@ -83,6 +83,15 @@ impl Ca {
         self.dir.path().join("passphrase").display().to_string()
     }
 
+    /// Send alerts to `url` (takes effect at the next start).
+    pub fn set_webhook(&self, url: &str) {
+        let path = self.data_dir().join("jitd.toml");
+        let mut text = std::fs::read_to_string(&path).expect("read jitd.toml");
+        assert!(text.contains("[alerts]"), "jitd.toml has an [alerts] table");
+        text.push_str(&format!("webhook_url = \"{url}\"\n"));
+        std::fs::write(&path, text).expect("write jitd.toml");
+    }
+
     /// The API port.
     pub fn port(&self) -> u16 {
         self.port

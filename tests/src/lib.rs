@@ -8,6 +8,7 @@
 //! - [`keygen`]: keys, CA signing, `ssh-keygen -L` parsing, KRLs.
 //! - [`ssh`]: run the `ssh` client non-interactively with a timeout.
 //! - [`jit`]: the project's own programs: a `jitd` CA and engineers running `jit`.
+//! - [`webhook`]: a real HTTP receiver for alert webhooks.
 //! - [`net`], [`process`], [`scratch`]: ports, guarded child processes, sshd-safe dirs.
 //!
 //! Tests never skip: a missing tool or missing root privileges is a panic that says what
@@ -25,6 +26,7 @@ pub mod scratch;
 pub mod ssh;
 pub mod sshd;
 pub mod tools;
+pub mod webhook;
 
 pub use agent::SshAgent;
 pub use keygen::{CertificateInfo, KeyPair};

@@ -2,6 +2,7 @@
 //! serials and key IDs, and verification of device-signed requests.
 //!
 //! # Layout
+//! - [`checkpoint`]: log checkpoint signatures (the log key is not a CA key).
 //! - [`custody`]: generating CA keys, writing them (encrypted unless the operator says
 //!   otherwise, mode 0600, never overwriting), loading them back.
 //! - [`signer`]: the [`signer::CaSigner`] trait and the in-memory Ed25519 signer that keeps
@@ -12,6 +13,7 @@
 //! - [`krl`]: OpenSSH key revocation lists (revoked serials, key IDs and keys) for sshd.
 #![forbid(unsafe_code)]
 
+pub mod checkpoint;
 pub mod custody;
 pub mod device;
 pub mod krl;
