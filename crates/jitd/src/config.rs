@@ -26,6 +26,8 @@ pub struct Config {
     pub user_ca_key: PathBuf,
     /// Host CA private key file.
     pub host_ca_key: PathBuf,
+    /// Log signing key (signs checkpoints of the issuance log; not a CA key).
+    pub log_key: PathBuf,
     /// Earlier user CA keys, still published and trusted during a rotation (`jitd ca rotate`).
     pub user_ca_previous: Vec<PathBuf>,
     /// Earlier host CA keys, still published during a rotation.
@@ -63,6 +65,7 @@ impl Default for Config {
             policy: "policy.toml".into(),
             user_ca_key: "user_ca".into(),
             host_ca_key: "host_ca".into(),
+            log_key: "log_key".into(),
             user_ca_previous: Vec::new(),
             host_ca_previous: Vec::new(),
             tls_cert: "tls/cert.pem".into(),
@@ -162,6 +165,8 @@ policy = "{policy}"
 # CA private keys (OpenSSH format, 0600, encrypted when a passphrase was given at init).
 user_ca_key = "{user_ca}"
 host_ca_key = "{host_ca}"
+# Log signing key: signs checkpoints (tree size + root hash + time) of the issuance log.
+log_key = "{log_key}"
 # Keys being rotated out: still published at /v1/ca (so hosts keep trusting certificates
 # they signed) until `jitd ca retire` removes them once those certificates have expired.
 user_ca_previous = {user_previous}
@@ -187,6 +192,7 @@ issuer = "{issuer}"
             policy = self.policy.display(),
             user_ca = self.user_ca_key.display(),
             host_ca = self.host_ca_key.display(),
+            log_key = self.log_key.display(),
             user_previous = toml_paths(&self.user_ca_previous),
             host_previous = toml_paths(&self.host_ca_previous),
             tls_cert = self.tls_cert.display(),

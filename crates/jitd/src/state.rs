@@ -21,6 +21,8 @@ pub struct AppState {
     pub user_ca: Arc<dyn CaSigner>,
     /// Host CA (signs host certificates; published for known_hosts).
     pub host_ca: Arc<dyn CaSigner>,
+    /// Log signing key (checkpoints).
+    pub log_key: Arc<dyn CaSigner>,
     /// Earlier user CA public keys still trusted during a rotation.
     pub user_ca_previous: Vec<jit_ca::PublicKey>,
     /// Earlier host CA public keys still published during a rotation.

@@ -27,7 +27,7 @@ pub async fn run(data_dir: &Path, args: InitArgs) -> anyhow::Result<ExitCode> {
         ..Config::default()
     };
     config.validate()?;
-    for existing in [CONFIG_FILE, "user_ca", "host_ca"] {
+    for existing in [CONFIG_FILE, "user_ca", "host_ca", "log_key"] {
         if data_dir.join(existing).exists() {
             bail!(
                 "{} already holds a CA ({} exists); refusing to overwrite it",
@@ -51,6 +51,12 @@ pub async fn run(data_dir: &Path, args: InitArgs) -> anyhow::Result<ExitCode> {
         &mut rng,
         &config.path(data_dir, &config.host_ca_key),
         "jit host CA",
+        passphrase.as_ref(),
+    )?;
+    let log_key = jit_ca::custody::generate_key_file(
+        &mut rng,
+        &config.path(data_dir, &config.log_key),
+        "jit log key",
         passphrase.as_ref(),
     )?;
     let host = config.listen.ip().to_string();
@@ -80,6 +86,10 @@ pub async fn run(data_dir: &Path, args: InitArgs) -> anyhow::Result<ExitCode> {
     println!("  {}", user_ca.public_key().to_openssh()?);
     println!("host CA (known_hosts @cert-authority):");
     println!("  {}", host_ca.public_key().to_openssh()?);
+    println!(
+        "log key (verifies signed checkpoints): {}",
+        log_key.fingerprint()
+    );
     println!("TLS certificate SHA-256: {tls_fingerprint}");
     println!();
     println!(

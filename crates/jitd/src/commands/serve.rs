@@ -27,6 +27,15 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         &config.path(data_dir, &config.host_ca_key),
         passphrase.as_ref(),
     )?;
+    let log_key_path = config.path(data_dir, &config.log_key);
+    let log_key = jit_ca::custody::load_key_file(&log_key_path, passphrase.as_ref()).with_context(|| {
+        format!(
+            "the log signing key {} is needed to sign checkpoints (data directories from before it existed: \
+             create it with `ssh-keygen -t ed25519 -f {}` and the CA passphrase)",
+            log_key_path.display(),
+            log_key_path.display()
+        )
+    })?;
     drop(passphrase);
     let (text, _) = super::policy_text(data_dir, &config)?;
     let policy = jit_policy::Policy::parse(&text).map_err(|errors| {
@@ -55,6 +64,7 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         policy: Arc::new(policy),
         user_ca: Arc::new(user_ca),
         host_ca: Arc::new(host_ca),
+        log_key: Arc::new(log_key),
         user_ca_previous: super::ca::previous_keys(data_dir, &config.user_ca_previous)?,
         host_ca_previous: super::ca::previous_keys(data_dir, &config.host_ca_previous)?,
         clock: clock.clone(),

@@ -64,6 +64,7 @@ pub async fn fixture(policy: &str) -> Fixture {
         policy: Arc::new(jit_policy::Policy::parse(policy).unwrap()),
         user_ca: ca("user"),
         host_ca: ca("host"),
+        log_key: ca("log"),
         user_ca_previous: Vec::new(),
         host_ca_previous: Vec::new(),
         clock: clock.clone(),
