@@ -267,6 +267,16 @@ pub enum AuditCommand {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+    /// Match sshd's "Accepted ... (serial N)" log lines to issuance records; flags logins with
+    /// a serial the log does not have (a certificate minted outside jitd). Exit 1 if any.
+    Join {
+        /// sshd log file(s) (e.g. /var/log/auth.log, or `journalctl -u ssh` output); `-` for stdin.
+        #[arg(required = true)]
+        sshd_logs: Vec<PathBuf>,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// List break-glass issuances not yet reviewed.
     Review {
         /// Print JSON.

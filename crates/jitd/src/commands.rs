@@ -5,6 +5,7 @@ mod audit;
 pub(crate) mod ca;
 mod host;
 mod init;
+mod join;
 mod policy;
 mod revoke;
 mod serve;

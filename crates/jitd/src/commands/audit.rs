@@ -35,6 +35,9 @@ pub async fn run(data_dir: &Path, command: AuditCommand) -> anyhow::Result<ExitC
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
+        AuditCommand::Join { sshd_logs, json } => {
+            super::join::run(data_dir, &sshd_logs, json).await
+        }
         AuditCommand::Review { json } => review(data_dir, json).await,
         AuditCommand::Ack { serial, note, by } => ack(data_dir, serial, &note, by).await,
         AuditCommand::Verify { file } => {
