@@ -34,7 +34,10 @@ fn old_and_new_ca_keys_overlap_then_the_old_one_retires() {
     let alice = Engineer::enroll(&ca.add_user("alice", "sre"));
     let old_key = generate_ed25519(dir.path(), "old");
     alice.certify(&old_key, "web", None, 30);
-    let old_ca = inspect_certificate(&old_key.certificate()).signing_ca_fingerprint();
+    let old_ca = inspect_certificate(&old_key.certificate())
+        .signing_ca_fingerprint()
+        .expect("the signing CA fingerprint")
+        .to_string();
 
     // Rotate (the server is restarted to load the new signing key).
     ca.stop();
@@ -58,7 +61,10 @@ fn old_and_new_ca_keys_overlap_then_the_old_one_retires() {
     let bob = Engineer::enroll(&ca.add_user("bob", "sre"));
     let new_key = generate_ed25519(dir.path(), "new");
     bob.certify(&new_key, "web", None, 30);
-    let new_ca = inspect_certificate(&new_key.certificate()).signing_ca_fingerprint();
+    let new_ca = inspect_certificate(&new_key.certificate())
+        .signing_ca_fingerprint()
+        .expect("the signing CA fingerprint")
+        .to_string();
     assert_ne!(old_ca, new_ca, "new certificates are signed by the new key");
 
     for key in [&old_key, &new_key] {
