@@ -161,6 +161,20 @@ impl Ca {
         value["token"].as_str().expect("a token").to_string()
     }
 
+    /// `jitd host add NAME --principals P,Q --json`; returns the one-time host token.
+    pub fn add_host(&self, name: &str, principals: &[&str]) -> String {
+        let out = self.jitd_ok(&[
+            "host",
+            "add",
+            name,
+            "--principals",
+            &principals.join(","),
+            "--json",
+        ]);
+        let value: serde_json::Value = serde_json::from_str(&out).expect("host add --json");
+        value["token"].as_str().expect("a token").to_string()
+    }
+
     /// `jitd audit verify` succeeds.
     pub fn assert_log_verifies(&self) {
         let out = self.jitd(&["audit", "verify"]);

@@ -35,6 +35,10 @@ pub struct SshdConfig {
     /// file, so they override the harness defaults (sshd keeps the first value it reads);
     /// a `Match` line and everything after it go at the end.
     pub extra_config: Vec<String>,
+    /// A host certificate to serve (`HostCertificate`), where `jit host enroll` writes it:
+    /// `KEY-cert.pub`. Its key `KEY` (with `KEY.pub`) is then the host key, instead of one
+    /// generated for this sshd.
+    pub host_certificate: Option<PathBuf>,
 }
 
 /// A running sshd; dropping it stops sshd and removes its directory (kept when
@@ -63,7 +67,10 @@ impl Sshd {
 
         let dir = scratch_dir("sshd-");
         let root = dir.path().to_path_buf();
-        let host_key = keygen::generate_ed25519(&root, "host_ed25519");
+        let host_key = match &config.host_certificate {
+            Some(certificate) => certified_key(certificate),
+            None => keygen::generate_ed25519(&root, "host_ed25519"),
+        };
         let host_public_key = public_key_without_comment(&host_key.public_key_line());
         write_file(
             &root.join("user_ca.pub"),
@@ -85,7 +92,7 @@ impl Sshd {
             let port = free_port();
             write_file(
                 &sshd.config_path(),
-                render_config(&root, port, &config),
+                render_config(&root, &host_key.private, port, &config),
                 0o644,
             );
             check_config(&sshd_bin, &sshd.config_path());
@@ -322,8 +329,20 @@ fn check_config(sshd: &Path, config: &Path) {
     }
 }
 
-/// The `sshd_config` text for a server in `root` on `port`.
-fn render_config(root: &Path, port: u16, config: &SshdConfig) -> String {
+/// The key pair certified by `certificate` (`KEY-cert.pub` -> `KEY`, `KEY.pub`).
+fn certified_key(certificate: &Path) -> keygen::KeyPair {
+    let text = certificate.to_string_lossy();
+    let stem = text
+        .strip_suffix("-cert.pub")
+        .unwrap_or_else(|| panic!("jit-e2e: host certificate {text} is not named KEY-cert.pub"));
+    keygen::KeyPair {
+        private: PathBuf::from(stem),
+        public: PathBuf::from(format!("{stem}.pub")),
+    }
+}
+
+/// The `sshd_config` text for a server in `root` with `host_key` on `port`.
+fn render_config(root: &Path, host_key: &Path, port: u16, config: &SshdConfig) -> String {
     let split = config
         .extra_config
         .iter()
@@ -337,7 +356,7 @@ fn render_config(root: &Path, port: u16, config: &SshdConfig) -> String {
         format!("Port {port}"),
         "ListenAddress 127.0.0.1".into(),
         "AddressFamily inet".into(),
-        format!("HostKey {r}/host_ed25519"),
+        format!("HostKey {}", host_key.display()),
         format!("PidFile {r}/sshd.pid"),
         "UsePAM no".into(),
         "PasswordAuthentication no".into(),
@@ -356,6 +375,9 @@ fn render_config(root: &Path, port: u16, config: &SshdConfig) -> String {
         "LoginGraceTime 30".into(),
         "MaxStartups 100:30:200".into(),
     ]);
+    if let Some(certificate) = &config.host_certificate {
+        lines.push(format!("HostCertificate {}", certificate.display()));
+    }
     if let Some(krl) = &config.revoked_keys {
         lines.push(format!("RevokedKeys {}", krl.display()));
     }

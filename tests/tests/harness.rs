@@ -269,6 +269,7 @@ fn sshd_honours_revoked_keys() {
         principals: vec![(ACCOUNT_A.into(), vec![PRINCIPAL.into()])],
         revoked_keys: Some(krl.clone()),
         extra_config: vec!["MaxAuthTries 3".into()],
+        ..SshdConfig::default()
     });
     assert!(sshd.config_text().contains("RevokedKeys "));
     let login = || {

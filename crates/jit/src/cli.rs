@@ -3,8 +3,13 @@
 use clap::{Args, Parser, Subcommand};
 
 mod approval;
+mod host;
 
 pub use approval::{ApproveArgs, DenyArgs, RequestArgs, RequestsArgs};
+pub use host::{
+    HostArgs, HostCommand, HostEnrollArgs, HostRenewArgs, HostSyncArgs, DEFAULT_DIR,
+    DEFAULT_HOST_KEY,
+};
 
 /// Just-in-time SSH access: short-lived SSH certificates from your jit server.
 #[derive(Debug, Parser)]
@@ -19,7 +24,10 @@ pub use approval::{ApproveArgs, DenyArgs, RequestArgs, RequestsArgs};
         it into ssh-agent and runs ssh.\n\n\
         Roles that need approval: `jit request --role ROLE --reason TEXT --wait HOST`; \
         approvers see pending requests with `jit requests` and decide with `jit approve ID` or \
-        `jit deny ID --reason TEXT`.",
+        `jit deny ID --reason TEXT`.\n\n\
+        On an SSH server (as root): `jit host enroll TOKEN` certifies the host key, \
+        `jit host renew` keeps that certificate fresh, and `jit host sync` refreshes the \
+        trusted user CA keys and the KRL for sshd (deploy/host/setup.sh sets all of it up).",
     after_help = "Files live in $JIT_HOME (default: $XDG_CONFIG_HOME/jit or ~/.config/jit).\n\
         Set JIT_LOG=debug for diagnostic logs on stderr."
 )]
@@ -101,8 +109,20 @@ pub enum Command {
     Deny(DenyArgs),
     /// Show this device's enrollment and the jit certificates in ssh-agent.
     Status(StatusArgs),
-    /// Remove jit certificates from ssh-agent (all, or one role's).
+    /// Remove jit certificates from ssh-agent (all, or one role's); optionally revoke them.
+    #[command(
+        long_about = "Remove jit certificates from ssh-agent (all, or one role's); optionally \
+        revoke them.\n\n\
+        With --revoke, jit first asks the server to revoke the unexpired certificates it is \
+        about to remove (POST /v1/certificates/revoke, signed by this device), so hosts refuse \
+        them once they refresh their KRL (`jit host sync`), even if a copy was left behind. \
+        The certificates are removed from ssh-agent either way; if the server cannot be \
+        reached, jit says so and exits with status 1.",
+        after_help = "Examples:\n  jit logout\n  jit logout --role db-admin --revoke"
+    )]
     Logout(LogoutArgs),
+    /// On an SSH server: host certificate (`enroll`, `renew`) and sshd's CA keys and KRL (`sync`).
+    Host(HostArgs),
 }
 
 /// `jit enroll`.
@@ -193,6 +213,9 @@ pub struct LogoutArgs {
     /// Only remove the certificates of this role.
     #[arg(long, value_name = "ROLE")]
     pub role: Option<String>,
+    /// Also revoke them on the server (hosts refuse them after their next KRL refresh).
+    #[arg(long)]
+    pub revoke: bool,
 }
 
 /// Parse a duration such as `15m` or `1h30m` (`--ttl`, `--timeout`) into whole seconds.
@@ -270,6 +293,23 @@ mod tests {
         for bad in ["", "  ", "a\nb", "a\u{1b}[2Jb"] {
             assert!(parse_text(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn host_commands_have_safe_defaults() {
+        let cli = Cli::try_parse_from(["jit", "host", "renew"]).unwrap();
+        let Command::Host(HostArgs {
+            command: HostCommand::Renew(args),
+        }) = cli.command
+        else {
+            panic!("not host renew")
+        };
+        assert_eq!(args.before, 7 * 86_400);
+        assert_eq!(args.dir, std::path::Path::new(DEFAULT_DIR));
+        assert!(!args.force);
+        let sync = ["jit", "host", "sync", "--server", "https://x"];
+        assert!(Cli::try_parse_from(sync).is_err(), "a server needs its pin");
+        assert!(Cli::try_parse_from(["jit", "host", "sync", "--stale-after", "0s"]).is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `jit enroll TOKEN` and `jit enroll --confirm`: register the device key, set up the
-//! authenticator app, and prove it works with a first code.
+//! authenticator app, prove it works with a first code, then save the server's host CA
+//! keys for ssh (`$JIT_HOME/known_hosts`).
 
 use anyhow::Context as _;
 use jit_proto::api::{EnrollConfirmRequest, EnrollRequest, EnrollResponse, Whoami};
@@ -13,7 +14,7 @@ use crate::cli::EnrollArgs;
 use crate::error::{fail, report, server_code};
 use crate::home::{Config, Home};
 use crate::http::Client;
-use crate::{clock, otp, roles, signing};
+use crate::{clock, known_hosts, otp, roles, signing};
 
 /// Printed when no first code is available: the enrollment stays pending.
 pub const PENDING: &str =
@@ -191,10 +192,18 @@ async fn confirm(
     config.confirmed = true;
     config.user.clone_from(&whoami.user);
     home.save_config(&config)?;
-    let summary = format!(
-        "jit: enrollment confirmed; this device can now use `jit ssh`\n{}",
-        roles::describe(&whoami)
-    );
+    let mut summary = "jit: enrollment confirmed; this device can now use `jit ssh`\n".to_string();
+    match known_hosts::refresh(home, client).await {
+        Ok(count) => summary.push_str(&format!(
+            "jit: ssh trusts hosts certified by the server's {count} host CA key(s) ({})\n",
+            home.known_hosts_path().display()
+        )),
+        Err(e) => eprintln!(
+            "jit: warning: the host CA keys were not saved ({e:#}); `jit ssh` tries again \
+             with its next certificate"
+        ),
+    }
+    summary.push_str(&roles::describe(&whoami));
     if json {
         eprint!("{summary}");
     } else {

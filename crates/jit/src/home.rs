@@ -4,6 +4,8 @@
 //! - `device_ed25519` (OpenSSH private key, 0600, created with `create_new`) and
 //!   `device_ed25519.pub`;
 //! - `config.json`: [`Config`];
+//! - `known_hosts`: `@cert-authority` lines for the server's host CA keys (0644), which
+//!   `jit ssh` hands to ssh (see [`crate::known_hosts`]);
 //! - `run/ROLE.pub` and `run/ROLE-cert.pub`: public key and certificate of the role's
 //!   current certificate (public material only; the private key lives in ssh-agent).
 
@@ -16,12 +18,14 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use ssh_key::{LineEnding, PrivateKey};
 
+use crate::atomic;
 use crate::error::fail;
 
 const DEVICE_KEY: &str = "device_ed25519";
 const DEVICE_PUB: &str = "device_ed25519.pub";
 const CONFIG: &str = "config.json";
 const RUN: &str = "run";
+const KNOWN_HOSTS: &str = "known_hosts";
 
 /// What `jit enroll` saved: which server to talk to and who this device is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +82,11 @@ impl Home {
         self.dir.join(DEVICE_KEY)
     }
 
+    /// Path of `known_hosts` (the jit host CA keys for ssh).
+    pub fn known_hosts_path(&self) -> PathBuf {
+        self.dir.join(KNOWN_HOSTS)
+    }
+
     /// Path of `run/`.
     pub fn run_dir(&self) -> PathBuf {
         self.dir.join(RUN)
@@ -126,7 +135,7 @@ impl Home {
     pub fn save_config(&self, config: &Config) -> anyhow::Result<()> {
         self.ensure()?;
         let json = serde_json::to_vec_pretty(config).context("cannot encode the config")?;
-        write_atomically(&self.dir.join(CONFIG), &json, 0o600)
+        atomic::write(&self.dir.join(CONFIG), &json, 0o600)
     }
 
     /// Whether any enrollment state (config or device key) exists.
@@ -162,7 +171,7 @@ impl Home {
             .public_key()
             .to_openssh()
             .context("cannot encode the device public key")?;
-        write_atomically(
+        atomic::write(
             &self.dir.join(DEVICE_PUB),
             format!("{public}\n").as_bytes(),
             0o644,
@@ -203,8 +212,8 @@ impl Home {
         let run = self.run_dir();
         fs::create_dir_all(&run).with_context(|| format!("cannot create {}", run.display()))?;
         let (key_path, cert_path) = self.run_files(role)?;
-        write_atomically(&key_path, format!("{public_key}\n").as_bytes(), 0o600)?;
-        write_atomically(&cert_path, format!("{certificate}\n").as_bytes(), 0o600)?;
+        atomic::write(&key_path, format!("{public_key}\n").as_bytes(), 0o600)?;
+        atomic::write(&cert_path, format!("{certificate}\n").as_bytes(), 0o600)?;
         Ok((key_path, cert_path))
     }
 
@@ -251,31 +260,6 @@ fn remove_if_present(path: &Path) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e).with_context(|| format!("cannot delete {}", path.display())),
     }
-}
-
-/// Write `bytes` to a temporary file beside `path` with `mode`, then rename it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]

@@ -17,6 +17,20 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for a whole request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The answer to a conditional `GET` ([`Client::fetch`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// `304 Not Modified`: the copy named by the ETag sent is current.
+    NotModified,
+    /// `200 OK` with the complete body.
+    Body {
+        /// The body bytes.
+        bytes: Vec<u8>,
+        /// The `ETag` header, if the server sent one.
+        etag: Option<String>,
+    },
+}
+
 /// A client for one jitd server, trusting only its pinned TLS certificate.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -63,6 +77,37 @@ impl Client {
         self.send(self.http.get(self.url(path))).await
     }
 
+    /// `GET path` for raw bytes (a KRL, a key file), with `If-None-Match: etag` when given.
+    /// A body cut short of its announced length is an error, never a part.
+    pub async fn fetch(&self, path: &str, etag: Option<&str>) -> anyhow::Result<Fetched> {
+        let mut request = self.http.get(self.url(path));
+        if let Some(etag) = etag {
+            request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+        }
+        let response = request.send().await.map_err(|e| self.network_error(&e))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(Fetched::NotModified);
+        }
+        let etag = response
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = response.bytes().await.map_err(|e| self.network_error(&e))?;
+        if !status.is_success() {
+            return Err(anyhow::Error::new(error_from_response(
+                status.as_u16(),
+                &bytes,
+                &self.base,
+            )));
+        }
+        Ok(Fetched::Body {
+            bytes: bytes.to_vec(),
+            etag,
+        })
+    }
+
     /// `POST path` with a JSON body, without a device signature (enrollment).
     pub async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
@@ -73,7 +118,8 @@ impl Client {
         self.send(self.json_post(path, bytes)).await
     }
 
-    /// `POST path` with a JSON body signed by the device key.
+    /// `POST path` with a JSON body signed by `device` (an engineer's device key, or a
+    /// host's own key for `jit host renew`).
     pub async fn post_signed<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,
@@ -137,7 +183,8 @@ impl Client {
                      connection, or the server's certificate was replaced",
                     self.base
                 ),
-                "re-enroll with a fresh token (`jit enroll --force TOKEN`) or ask your operator",
+                "re-enroll with a fresh token (`jit enroll --force TOKEN`; on a host \
+                 `jit host enroll TOKEN`) or ask your operator",
             );
         }
         let detail = error_chain(err);

@@ -1,5 +1,6 @@
 //! Getting a certificate into ssh-agent: a fresh key in memory, a TOTP code,
-//! `POST /v1/certificates`, then the agent. Shared by `jit ssh` and `jit request --wait`.
+//! `POST /v1/certificates`, then the agent (and a refresh of the host CA keys in
+//! `$JIT_HOME/known_hosts`). Shared by `jit ssh` and `jit request --wait`.
 
 use anyhow::Context as _;
 use jit_proto::api::{CertificateRequest, CertificateResponse};
@@ -9,8 +10,8 @@ use ssh_key::{rand_core::OsRng, Algorithm, Certificate, PrivateKey};
 use crate::agent::Agent;
 use crate::clock::{self, clock_time, short_duration};
 use crate::error::{fail, failure_of, server_code, Failure};
-use crate::otp;
 use crate::session::Session;
+use crate::{known_hosts, otp};
 
 /// What to ask the server for.
 #[derive(Debug, Clone, Copy, Default)]
@@ -75,6 +76,7 @@ pub async fn fetch(
         .install(ask.role, &key, &certificate, lifetime)
         .await?;
     eprint!("{}", announce(&certificate, &response, now));
+    known_hosts::refresh_or_warn(session.home(), session.client()).await;
     Ok(certificate)
 }
 

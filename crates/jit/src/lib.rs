@@ -6,14 +6,16 @@
 //! - [`run`]: dispatch a parsed command line to the command modules below.
 //! - Commands: [`enroll`] (`jit enroll`), [`ssh`] (`jit ssh`), [`status`] (`jit status`),
 //!   [`logout`] (`jit logout`), [`request`] (`jit request [--wait]`), [`requests`]
-//!   (`jit requests`), [`decide`] (`jit approve`, `jit deny`).
+//!   (`jit requests`), [`decide`] (`jit approve`, `jit deny`); on SSH servers [`host`]
+//!   (`jit host enroll`, `jit host renew`, `jit host sync`).
 //! - Building blocks: [`home`] (JIT_HOME: config, device key, `run/` files), [`http`]
 //!   (HTTPS client pinned by [`tls`], device-signed requests made by [`signing`]),
 //!   [`session`] (calls as this enrolled device), [`issue`] (a new certificate into the
 //!   agent, shared by `jit ssh` and `jit request --wait`), [`approval`] (the access-request
 //!   calls and how requests read), [`agent`] (jit certificates in ssh-agent), [`otp`]
 //!   (reading a TOTP code), [`roles`] (picking a role by host), [`clock`] (now, and times
-//!   for people), [`error`] (errors with a hint of what to do next).
+//!   for people), [`error`] (errors with a hint of what to do next), [`known_hosts`] (the
+//!   host CA keys for ssh), [`atomic`] (replacing files in one step).
 //!
 //! The private key of a certificate never touches disk: it lives in memory until it is
 //! handed to ssh-agent with a lifetime that ends with the certificate.
@@ -21,14 +23,17 @@
 
 pub mod agent;
 pub mod approval;
+pub mod atomic;
 pub mod cli;
 pub mod clock;
 pub mod decide;
 pub mod enroll;
 pub mod error;
 pub mod home;
+pub mod host;
 pub mod http;
 pub mod issue;
+pub mod known_hosts;
 pub mod logout;
 pub mod otp;
 pub mod request;
@@ -54,5 +59,6 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Requests(args) => requests::run(args).await,
         cli::Command::Approve(args) => decide::approve(args).await,
         cli::Command::Deny(args) => decide::deny(args).await,
+        cli::Command::Host(args) => host::run(args).await,
     }
 }

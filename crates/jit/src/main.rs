@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("{}", jit::error::report(&err));
-            ExitCode::FAILURE
+            ExitCode::from(jit::error::exit_status(&err))
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::{clock, signing};
 
 /// A confirmed enrollment ready to make device-signed calls.
 pub struct Session {
+    home: Home,
     client: Client,
     device: PrivateKey,
     user: String,
@@ -33,10 +34,21 @@ impl Session {
         let client = Client::new(&config.server_url, &config.tls_sha256)?;
         let device = home.load_device_key()?;
         Ok(Session {
+            home: home.clone(),
             client,
             device,
             user: config.user,
         })
+    }
+
+    /// The JIT_HOME the enrollment lives in.
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
+    /// The pinned HTTPS client (for unsigned calls such as `GET /v1/ca`).
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// The user this device is enrolled for.

@@ -13,8 +13,8 @@ use crate::clock::{self, short_duration};
 use crate::error::fail;
 use crate::home::Home;
 use crate::issue::{self, Ask};
-use crate::roles;
 use crate::session::Session;
+use crate::{known_hosts, roles};
 
 /// A certificate in the agent with at most this many seconds left is not reused.
 pub const REUSE_MARGIN_SECONDS: u64 = 30;
@@ -72,6 +72,9 @@ pub struct SshInvocation<'a> {
     pub login: Option<&'a str>,
     /// The user's `-o` options, in order.
     pub options: &'a [String],
+    /// `$JIT_HOME/known_hosts` when it exists: added as `UserKnownHostsFile` (before the
+    /// engineer's own file) unless `options` already set one.
+    pub known_hosts: Option<&'a Path>,
     /// The host.
     pub host: &'a str,
     /// The remote command.
@@ -93,6 +96,16 @@ impl SshInvocation<'_> {
         // add a second identity whose private key ssh tries, and fails, to load from disk.)
         option("IdentitiesOnly=yes".into());
         option(prefixed("IdentityFile=", self.certificate));
+        if let Some(path) = self.known_hosts {
+            if !known_hosts::chosen_by_user(self.options) {
+                match known_hosts::ssh_option(path) {
+                    Some(value) => option(value),
+                    None => {
+                        tracing::debug!(path = %path.display(), "known_hosts path not usable in an ssh option")
+                    }
+                }
+            }
+        }
         if let Some(port) = self.port {
             args.push("-p".into());
             args.push(port.to_string().into());
@@ -189,6 +202,7 @@ pub fn connect(
         .to_openssh()
         .context("cannot encode the certificate")?;
     let (key_path, cert_path) = home.write_run_files(role, &public_key, &certificate_line)?;
+    let jit_known_hosts = home.known_hosts_path();
     let login = login_for(
         connection.login.as_deref(),
         destination,
@@ -200,6 +214,7 @@ pub fn connect(
         port: connection.port,
         login: login.as_deref(),
         options: &connection.ssh_options,
+        known_hosts: Some(jit_known_hosts.as_path()).filter(|p| p.exists()),
         host: &destination.host,
         command,
     };
@@ -276,6 +291,7 @@ mod tests {
             port: Some(2222),
             login: Some("deploy"),
             options: &options,
+            known_hosts: None,
             host: "web-1",
             command: &command,
         };
@@ -302,6 +318,37 @@ mod tests {
                 "ls",
                 "-la",
             ]
+        );
+    }
+
+    #[test]
+    fn the_jit_known_hosts_file_comes_first_unless_the_user_chose_one() {
+        let mut invocation = SshInvocation {
+            public_key: Path::new("/h/run/web.pub"),
+            certificate: Path::new("/h/run/web-cert.pub"),
+            port: None,
+            login: None,
+            options: &[],
+            known_hosts: Some(Path::new("/h/known_hosts")),
+            host: "web-1",
+            command: &[],
+        };
+        let args = invocation.arguments();
+        assert_eq!(
+            args[4..6],
+            [
+                "-o",
+                "UserKnownHostsFile=\"/h/known_hosts\" ~/.ssh/known_hosts"
+            ]
+        );
+        let own = vec!["UserKnownHostsFile=/dev/null".to_string()];
+        invocation.options = &own;
+        let args = invocation.arguments();
+        assert_eq!(
+            args.iter()
+                .filter(|a| a.to_string_lossy().contains("KnownHostsFile"))
+                .count(),
+            1
         );
     }
 }

@@ -143,9 +143,12 @@ pub async fn build_krl(
     now: u64,
 ) -> Result<Vec<u8>, AppError> {
     let revocations = store.revocations(now).await?;
+    // Version and date come from the revocations themselves, so the bytes (and the ETag hosts
+    // send back) only change when the content does.
+    let latest = revocations.iter().map(|r| r.created_at).max().unwrap_or(0);
     let mut krl = Krl {
-        version: now,
-        generated_at: now,
+        version: latest,
+        generated_at: latest,
         comment: "jit".into(),
         ..Krl::default()
     };
@@ -185,6 +188,7 @@ pub async fn krl(
     let now = state.clock.now();
     let bytes = build_krl(state.store.as_ref(), &state.user_ca_keys(), now).await?;
     let etag = format!("\"{}\"", hex::encode(Sha256::digest(&bytes)));
+    let version = bytes_version(&bytes);
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -203,10 +207,17 @@ pub async fn krl(
     if let Ok(value) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, value);
     }
-    if let Ok(value) = HeaderValue::from_str(&now.to_string()) {
-        h.insert("x-krl-version", value);
+    if let Some(version) = version {
+        if let Ok(value) = HeaderValue::from_str(&version.to_string()) {
+            h.insert("x-krl-version", value);
+        }
     }
     Ok(response)
+}
+
+/// The KRL version field (bytes 12..20 after the magic and format version).
+fn bytes_version(krl: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(krl.get(12..20)?.try_into().ok()?))
 }
 
 /// `POST /v1/certificates/revoke` (device-signed): an engineer revokes their own certificates.

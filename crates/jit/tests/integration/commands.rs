@@ -47,8 +47,10 @@ fn enroll_ssh_reuse_status_and_logout() {
     let args = std::fs::read_to_string(bench.ssh_log()).unwrap();
     let expected = format!(
         "-o\nIdentitiesOnly=yes\n-o\nIdentityFile={0}/web-cert.pub\n\
-         -l\ndeploy\n--\nweb-1\nuptime\n-a\nSSH_AUTH_SOCK={1}\n",
+         -o\nUserKnownHostsFile=\"{1}/known_hosts\" ~/.ssh/known_hosts\n\
+         -l\ndeploy\n--\nweb-1\nuptime\n-a\nSSH_AUTH_SOCK={2}\n",
         run.display(),
+        bench.home().display(),
         bench.agent.socket().display()
     );
     assert_eq!(args, expected);

@@ -3,27 +3,32 @@
 //!
 //! Users: `alice` (group sre) and the approvers `bob` and `carol` (group sre-leads). Roles:
 //! `db` and `web` (plain), `db-admin` (2 approvals from sre-leads, see [`requests`]) and
-//! `prod-root` (break-glass: needs a reason).
+//! `prod-root` (break-glass: needs a reason). What hosts use (CA keys, the KRL, host
+//! certificates) and self-revocation are in [`hosts`].
 
+mod auth;
+pub mod hosts;
 mod requests;
 mod wire;
 
 use std::collections::{HashMap, HashSet};
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
-use base64::Engine as _;
 use jit_proto::api::{
     CertificateRequest, CertificateResponse, EnrollRequest, EnrollResponse, RoleInfo, Whoami,
 };
 use jit_proto::token::EnrollmentToken;
 use jit_proto::{ApiError, ErrorBody, ErrorCode};
 use serde_json::Value;
-use ssh_encoding::Decode as _;
-use ssh_key::{HashAlg, PublicKey, SshSig};
+use ssh_key::{HashAlg, PublicKey};
 
 use crate::ca::{Grant, TestCa};
-use wire::Request;
+use auth::{check_code, check_signature};
+pub use auth::{signer, verify_signed};
+use wire::{Reply, Request};
 
 /// The secret inside alice's tokens; `TOKEN_SECRET-USER` enrolls another user.
 pub const TOKEN_SECRET: &str = "tok-s3cret";
@@ -67,6 +72,8 @@ pub struct State {
     pub nonces: HashSet<String>,
     /// When set, every request gets this error.
     pub forced: Option<ApiError>,
+    /// CA keys, KRL, hosts and revocations.
+    pub hosts: hosts::Store,
 }
 
 impl State {
@@ -91,6 +98,17 @@ pub struct FakeJitd {
     pub tls_sha256: String,
     /// Shared state.
     pub state: Arc<Mutex<State>>,
+    address: SocketAddr,
+    running: Arc<AtomicBool>,
+    acceptor: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The CA keys of the fake server.
+pub struct Keys {
+    /// Signs user certificates.
+    pub user: TestCa,
+    /// Signs host certificates.
+    pub host: TestCa,
 }
 
 impl FakeJitd {
@@ -98,15 +116,26 @@ impl FakeJitd {
     pub fn start() -> FakeJitd {
         let (config, tls_sha256) = wire::self_signed();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("https://{}", listener.local_addr().unwrap());
-        let state = Arc::new(Mutex::new(State::default()));
-        let ca = Arc::new(TestCa::new());
-        let shared = state.clone();
-        std::thread::spawn(move || {
+        let address = listener.local_addr().unwrap();
+        let url = format!("https://{address}");
+        let keys = Arc::new(Keys {
+            user: TestCa::new(),
+            host: TestCa::new(),
+        });
+        let state = Arc::new(Mutex::new(State {
+            hosts: hosts::Store::new(&keys),
+            ..State::default()
+        }));
+        let running = Arc::new(AtomicBool::new(true));
+        let (shared, still_running) = (state.clone(), running.clone());
+        let acceptor = std::thread::spawn(move || {
             for tcp in listener.incoming().flatten() {
-                let (config, state, ca) = (config.clone(), shared.clone(), ca.clone());
+                if !still_running.load(Ordering::SeqCst) {
+                    break; // dropping the listener: connections are refused from now on
+                }
+                let (config, state, keys) = (config.clone(), shared.clone(), keys.clone());
                 std::thread::spawn(move || {
-                    wire::serve(tcp, config, |request| route(request, &state, &ca));
+                    wire::serve(tcp, config, |request| respond(request, &state, &keys));
                 });
             }
         });
@@ -114,7 +143,24 @@ impl FakeJitd {
             url,
             tls_sha256,
             state,
+            address,
+            running,
+            acceptor: Mutex::new(Some(acceptor)),
         }
+    }
+
+    /// Stop listening: from now on connections are refused.
+    pub fn stop(&self) {
+        self.running.store(false, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.address); // wake the acceptor
+        if let Some(acceptor) = self.acceptor.lock().unwrap().take() {
+            acceptor.join().unwrap();
+        }
+    }
+
+    /// A one-time host token for `host` (`jit host enroll`).
+    pub fn host_token(&self, host: &str) -> String {
+        self.token_with(&self.tls_sha256, &format!("{}{host}", hosts::TOKEN_PREFIX))
     }
 
     /// An enrollment token for this server.
@@ -167,13 +213,13 @@ impl FakeJitd {
 }
 
 /// A JSON answer.
-type Answer = (u16, Value);
+pub type Answer = (u16, Value);
 
-fn ok(body: impl serde::Serialize) -> Answer {
+pub fn ok(body: impl serde::Serialize) -> Answer {
     (200, serde_json::to_value(body).unwrap())
 }
 
-fn error(code: ErrorCode, message: &str) -> Answer {
+pub fn error(code: ErrorCode, message: &str) -> Answer {
     let body = ErrorBody {
         error: ApiError {
             code,
@@ -215,33 +261,37 @@ fn whoami(user: &str) -> Whoami {
     }
 }
 
-fn route(request: &Request, state: &Mutex<State>, ca: &TestCa) -> Answer {
+fn respond(request: &Request, state: &Mutex<State>, keys: &Keys) -> Reply {
     let mut state = state.lock().unwrap();
     state.paths.push(request.path.clone());
     if let Some(forced) = state.forced.clone() {
         let status = forced.code.http_status();
-        return (
-            status,
-            serde_json::to_value(ErrorBody { error: forced }).unwrap(),
-        );
+        let body = serde_json::to_value(ErrorBody { error: forced }).unwrap();
+        return (status, body).into();
     }
+    hosts::route(request, &mut state, keys)
+        .unwrap_or_else(|| route(request, &mut state, &keys.user).into())
+}
+
+fn route(request: &Request, state: &mut State, ca: &TestCa) -> Answer {
     match (request.method.as_str(), request.path.as_str()) {
         ("GET", "/v1/healthz") => (200, serde_json::json!({"status": "ok", "version": "fake"})),
-        ("POST", "/v1/enroll") => enroll(request, &mut state),
+        ("POST", "/v1/enroll") => enroll(request, state),
         ("POST", path) => {
-            let (user, confirmed) = match check_signature(request, &mut state) {
+            let (user, confirmed) = match check_signature(request, state) {
                 Ok(device) => (device.user.clone(), device.confirmed),
                 Err(refusal) => return refusal,
             };
             if path == "/v1/enroll/confirm" {
-                return confirm(request, &mut state);
+                return confirm(request, state);
             }
             if !confirmed {
                 return error(ErrorCode::DeviceNotConfirmed, "device not confirmed");
             }
             match path {
                 "/v1/whoami" => ok(whoami(&user)),
-                "/v1/certificates" => certificate(request, &user, &mut state, ca),
+                "/v1/certificates" => certificate(request, &user, state, ca),
+                "/v1/certificates/revoke" => hosts::revoke_own(request, &user, &mut state.hosts),
                 _ => requests::route(path, &user, &request.body, &mut state.requests)
                     .unwrap_or_else(|| error(ErrorCode::NotFound, "no such route")),
             }
@@ -266,54 +316,6 @@ fn enroll(request: &Request, state: &mut State) -> Answer {
     };
     state.add_device(device, user, false);
     ok(response)
-}
-
-/// Verify `jit-device` / `jit-signature` over the exact body bytes, and the nonce; the
-/// device that signed.
-fn check_signature<'a>(request: &Request, state: &'a mut State) -> Result<&'a Device, Answer> {
-    let named = request
-        .headers
-        .get("jit-device")
-        .cloned()
-        .unwrap_or_default();
-    let device = state
-        .devices
-        .get(&named)
-        .map(|d| d.key.clone())
-        .ok_or_else(|| error(ErrorCode::UnknownDevice, "unknown device"))?;
-    let raw = request
-        .headers
-        .get("jit-signature")
-        .cloned()
-        .unwrap_or_default();
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(raw)
-        .map_err(|_| error(ErrorCode::BadSignature, "not base64"))?;
-    let sig = SshSig::decode(&mut raw.as_slice())
-        .map_err(|_| error(ErrorCode::BadSignature, "not an SSHSIG"))?;
-    let message = jit_proto::signing::signed_bytes("POST", &request.path, &request.body);
-    device
-        .verify(jit_proto::signing::SIGNATURE_NAMESPACE, &message, &sig)
-        .map_err(|_| error(ErrorCode::BadSignature, "signature does not verify"))?;
-    let body: Value = serde_json::from_slice(&request.body).unwrap();
-    let nonce = body["nonce"].as_str().unwrap_or_default().to_string();
-    let timestamp = body["timestamp"].as_u64().unwrap_or(0);
-    if nonce.len() != 32 || timestamp.abs_diff(jit::clock::now()) > 60 {
-        return Err(error(ErrorCode::StaleRequest, "bad freshness"));
-    }
-    if !state.nonces.insert(nonce) {
-        return Err(error(ErrorCode::ReplayedRequest, "nonce seen before"));
-    }
-    Ok(&state.devices[&named])
-}
-
-fn check_code(body: &[u8]) -> Result<(), Answer> {
-    let value: Value = serde_json::from_slice(body).unwrap();
-    if value["otp"].as_str() == Some(GOOD_CODE) {
-        Ok(())
-    } else {
-        Err(error(ErrorCode::InvalidOtp, "wrong code"))
-    }
 }
 
 fn confirm(request: &Request, state: &mut State) -> Answer {
@@ -370,6 +372,7 @@ fn certificate(request: &Request, user: &str, state: &mut State, ca: &TestCa) ->
         valid_before: now + ttl,
     };
     let cert = ca.issue(&public, &grant);
+    state.hosts.issued.insert(state.serial, user.to_string());
     ok(CertificateResponse {
         certificate: cert.to_openssh().unwrap(),
         role: role.name.clone(),

@@ -1,4 +1,4 @@
-//! HTTP/1.1 over TLS for the fake jitd: one request per connection, a JSON answer.
+//! HTTP/1.1 over TLS for the fake jitd: one request per connection, one [`Reply`].
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -20,6 +20,39 @@ pub struct Request {
     pub headers: HashMap<String, String>,
     /// The exact body bytes.
     pub body: Vec<u8>,
+}
+
+/// One HTTP answer: status, extra headers and body bytes.
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Headers besides `content-length` and `connection`.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A reply with a body of `content_type`.
+    pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Reply {
+        Reply {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body,
+        }
+    }
+
+    /// The same reply with one more header.
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+impl From<Answer> for Reply {
+    fn from((status, json): Answer) -> Reply {
+        Reply::bytes(status, "application/json", json.to_string().into_bytes())
+    }
 }
 
 /// A TLS configuration with a fresh self-signed certificate for `localhost`, and the
@@ -46,21 +79,24 @@ pub fn self_signed() -> (Arc<rustls::ServerConfig>, String) {
 pub fn serve(
     tcp: TcpStream,
     config: Arc<rustls::ServerConfig>,
-    handle: impl FnOnce(&Request) -> Answer,
+    handle: impl FnOnce(&Request) -> Reply,
 ) {
     let conn = rustls::ServerConnection::new(config).unwrap();
     let mut tls = rustls::StreamOwned::new(conn, tcp);
     let Some(request) = read_request(&mut tls) else {
         return; // e.g. the client refused our certificate
     };
-    let (status, body) = handle(&request);
-    let body = body.to_string();
-    let head = format!(
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
+    let reply = handle(&request);
+    let mut head = format!("HTTP/1.1 {} X\r\n", reply.status);
+    for (name, value) in &reply.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        reply.body.len()
+    ));
     let _ = tls.write_all(head.as_bytes());
-    let _ = tls.write_all(body.as_bytes());
+    let _ = tls.write_all(&reply.body);
     tls.conn.send_close_notify();
     let _ = tls.flush();
 }
