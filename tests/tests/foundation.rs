@@ -134,12 +134,28 @@ fn enroll_then_jit_ssh_runs_a_command_and_reuses_the_agent_certificate() {
     let sshd_log = w.sshd.log_path();
     let out = w.ca.jitd(&["audit", "join", sshd_log.to_str().unwrap()]);
     assert!(out.status.success(), "{}", out.describe());
-    assert!(out.stdout_text().contains(&format!("ok       serial {}", info.serial)), "{}", out.describe());
+    assert!(
+        out.stdout_text()
+            .contains(&format!("ok       serial {}", info.serial)),
+        "{}",
+        out.describe()
+    );
     let forged = w.sshd.dir().join("forged.log");
-    std::fs::write(&forged, "Accepted certificate ID \"mallory@x#7\" (serial 7) signed by ED25519 CA SHA256:x via f\n").unwrap();
+    std::fs::write(
+        &forged,
+        "Accepted certificate ID \"mallory@x#7\" (serial 7) signed by ED25519 CA SHA256:x via f\n",
+    )
+    .unwrap();
     let out = w.ca.jitd(&["audit", "join", forged.to_str().unwrap()]);
-    assert!(!out.status.success(), "a login the log never issued is flagged");
-    assert!(out.stdout_text().contains("UNKNOWN  serial 7"), "{}", out.describe());
+    assert!(
+        !out.status.success(),
+        "a login the log never issued is flagged"
+    );
+    assert!(
+        out.stdout_text().contains("UNKNOWN  serial 7"),
+        "{}",
+        out.describe()
+    );
 
     // Second run: no code given, stdin closed: the agent's certificate is reused.
     let out = w.jit_ssh(&alice, &[], &target, &["echo", "again"]);

@@ -4,6 +4,9 @@
 //! - [`model`]: the rows callers read and write (users, devices, certificates).
 //! - [`Store`]: the operations jitd needs, each atomic on its own.
 //! - [`sqlite`]: the embedded default (WAL, `synchronous=FULL`), with its migrations.
+//! - [`postgres`]: PostgreSQL, for several jitd replicas sharing one database.
+//! - `stored` and `rules` (private): what both backends share: how values are stored and
+//!   read back, and the decisions made around the SQL (error mapping, who may decide).
 //!
 //! Every operation that must hold across several jitd processes (single-use TOTP steps,
 //! single-use enrollment tokens and nonces, unique serials, one linear log) is a single
@@ -11,7 +14,10 @@
 #![forbid(unsafe_code)]
 
 pub mod model;
+pub mod postgres;
+mod rules;
 pub mod sqlite;
+mod stored;
 
 use async_trait::async_trait;
 use jit_log::{Entry, Record};
@@ -56,7 +62,8 @@ pub enum Error {
 /// Result alias of the store.
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// Everything jitd stores. Implementations: [`sqlite::SqliteStore`] (PostgreSQL later).
+/// Everything jitd stores. Implementations: [`sqlite::SqliteStore`] and
+/// [`postgres::PostgresStore`].
 ///
 /// Times are Unix seconds passed in by the caller (the store never reads a clock).
 #[async_trait]
@@ -198,16 +205,14 @@ pub trait Store: Send + Sync + 'static {
     async fn ack_review(&self, serial: u64, by: &str, note: &str, now: u64) -> Result<Review>;
 }
 
-/// Open the store a `database` setting names: `sqlite://PATH` (relative paths are under
-/// `data_dir`) or a bare path. PostgreSQL URLs are refused until that backend exists.
+/// Open the store a `database` setting names: a `postgres://` or `postgresql://` URL, or
+/// `sqlite://PATH` (relative paths are under `data_dir`) or a bare path.
 pub async fn open(database: &str, data_dir: &std::path::Path) -> Result<std::sync::Arc<dyn Store>> {
-    let path = database.strip_prefix("sqlite://").unwrap_or(database);
     if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        return Err(Error::Corrupt(
-            "PostgreSQL is not supported by this build yet; use database = \"sqlite://jit.db\""
-                .into(),
+        return Ok(std::sync::Arc::new(
+            postgres::PostgresStore::connect(database).await?,
         ));
     }
-    let path = data_dir.join(path);
+    let path = data_dir.join(database.strip_prefix("sqlite://").unwrap_or(database));
     Ok(std::sync::Arc::new(sqlite::SqliteStore::open(&path).await?))
 }

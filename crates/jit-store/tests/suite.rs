@@ -1,62 +1,17 @@
-//! The store test suite: every backend must pass the same tests (SQLite here; each backend
-//! gets one `#[tokio::test]` per case through the `store_suite!` macro).
+//! The store test suite: every backend must pass the same tests (SQLite, and PostgreSQL on
+//! a throwaway cluster with a fresh database per test; each backend gets one
+//! `#[tokio::test]` per case through the `store_suite!` macro).
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic on purpose
+
+#[path = "support/postgres.rs"]
+mod postgres_cluster;
+#[path = "support/records.rs"]
+mod records;
 
 use std::sync::Arc;
 
-use jit_log::{Event, Issuance, Record, UserChange};
-use jit_store::{CertificateRow, IssuanceLinks, NewAccessRequest, NewDevice, RequestState, Store};
-
-fn user_record(time: u64, user: &str) -> Record {
-    Record {
-        time,
-        policy_hash: "sha256:00".into(),
-        event: Event::User(UserChange {
-            user: user.into(),
-            action: "added".into(),
-            groups: vec!["sre".into()],
-        }),
-    }
-}
-
-fn issuance(time: u64, serial: u64) -> (Record, CertificateRow) {
-    let record = Record {
-        time,
-        policy_hash: "sha256:00".into(),
-        event: Event::Issued(Box::new(Issuance {
-            user: "alice".into(),
-            device: "SHA256:dev".into(),
-            role: "web".into(),
-            principals: vec!["deploy".into()],
-            serial,
-            key_id: format!("alice@web#{serial}"),
-            client_key_fingerprint: "SHA256:client".into(),
-            valid_after: time - 30,
-            valid_before: time + 600,
-            extensions: vec![],
-            critical_options: vec![],
-            source_ip: "127.0.0.1".into(),
-            ca_fingerprint: "SHA256:ca".into(),
-            certificate_sha256: "00".repeat(32),
-            request_id: None,
-            approvers: vec![],
-            reason: None,
-            ticket: None,
-            break_glass: false,
-            out_of_hours: false,
-        })),
-    };
-    let row = CertificateRow {
-        serial,
-        user: "alice".into(),
-        role: "web".into(),
-        key_id: format!("alice@web#{serial}"),
-        valid_after: time - 30,
-        valid_before: time + 600,
-        ca_fingerprint: "SHA256:ca".into(),
-    };
-    (record, row)
-}
+use jit_store::{IssuanceLinks, NewAccessRequest, NewDevice, RequestState, Store};
+use records::{issuance, user_record};
 
 async fn users_are_unique_and_can_be_disabled(store: Arc<dyn Store>) {
     store.add_user("alice", &["sre".into()], 10).await.unwrap();
@@ -578,3 +533,15 @@ async fn open_sqlite() -> (tempfile::TempDir, Arc<dyn Store>) {
 }
 
 store_suite!(sqlite, open_sqlite());
+
+async fn open_postgres() -> (String, Arc<dyn Store>) {
+    let url = tokio::task::spawn_blocking(postgres_cluster::fresh_database)
+        .await
+        .unwrap();
+    let store = jit_store::open(&url, std::path::Path::new("/nonexistent"))
+        .await
+        .unwrap();
+    (url, store)
+}
+
+store_suite!(postgres, open_postgres());

@@ -1,0 +1,488 @@
+//! PostgreSQL, so several jitd replicas behind a load balancer can share users, devices,
+//! TOTP state, approvals, serials and the log.
+//!
+//! Every operation is correct with several jitd processes on one database: single-use
+//! things (TOTP steps, enrollment and host tokens, nonces) are one conditional statement;
+//! log appends lock the one `log_head` row, so the chain stays one linear sequence; a
+//! decision locks its request row (`FOR UPDATE`). The pool gives up acquiring a connection
+//! after [`ACQUIRE_TIMEOUT`], so while the database is down requests fail fast with
+//! [`Error::Database`], and it opens fresh connections by itself once it is back.
+
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jit_log::{Entry, Record};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::model::{
+    AccessRequest, Alert, CertificateRow, Device, Host, IssuanceLinks, NewAccessRequest, NewDevice,
+    Review, Revocation, User,
+};
+use crate::stored::{self, json_list, to_i64, to_u64};
+use crate::{rules, Error, Result, Store};
+
+mod log;
+mod migrate;
+mod requests;
+
+/// How long a request waits for a pooled connection before failing with [`Error::Database`].
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Connections one jitd process keeps open at most.
+const MAX_CONNECTIONS: u32 = 16;
+
+/// The PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connect to the database a `postgres://` URL names and bring its schema up to date
+    /// (replicas starting together take turns: the migration holds an advisory lock).
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)?.application_name("jitd");
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            // a connection broken by a database restart is noticed and replaced on acquire
+            .test_before_acquire(true)
+            .connect_with(options)
+            .await?;
+        migrate::run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn add_user(&self, name: &str, groups: &[String], now: u64) -> Result<()> {
+        sqlx::query("INSERT INTO users (name, groups_json, created_at) VALUES ($1, $2, $3)")
+            .bind(name)
+            .bind(json_list(groups)?)
+            .bind(to_i64(now))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| rules::on_unique(e, || Error::AlreadyExists(format!("user {name}"))))?;
+        Ok(())
+    }
+
+    async fn user(&self, name: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT * FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(stored::user).transpose()
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query("SELECT * FROM users ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(stored::user).collect()
+    }
+
+    async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<()> {
+        let done = sqlx::query("UPDATE users SET disabled = $1 WHERE name = $2")
+            .bind(disabled)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        match done.rows_affected() {
+            0 => Err(Error::NotFound(format!("user {name}"))),
+            _ => Ok(()),
+        }
+    }
+
+    async fn add_enrollment_token(
+        &self,
+        token_hash: &str,
+        user: &str,
+        now: u64,
+        expires_at: u64,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO enrollment_tokens (token_hash, user_name, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash)
+            .bind(user)
+            .bind(to_i64(now))
+            .bind(to_i64(expires_at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn redeem_enrollment_token(&self, token_hash: &str, now: u64) -> Result<Option<String>> {
+        let user = sqlx::query_scalar(
+            "UPDATE enrollment_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_name",
+        )
+        .bind(to_i64(now))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(user)
+    }
+
+    async fn add_device(&self, device: &NewDevice) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO devices (fingerprint, user_name, public_key, name, totp_secret, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&device.fingerprint)
+        .bind(&device.user)
+        .bind(&device.public_key)
+        .bind(&device.name)
+        .bind(&device.totp_secret)
+        .bind(to_i64(device.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| rules::on_unique(e, || Error::AlreadyExists("device key".into())))?;
+        Ok(())
+    }
+
+    async fn device(&self, fingerprint: &str) -> Result<Option<Device>> {
+        let row = sqlx::query("SELECT * FROM devices WHERE fingerprint = $1")
+            .bind(fingerprint)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(stored::device).transpose()
+    }
+
+    async fn confirm_device(&self, fingerprint: &str, now: u64) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE devices SET confirmed_at = $1 WHERE fingerprint = $2 AND confirmed_at IS NULL",
+        )
+        .bind(to_i64(now))
+        .bind(fingerprint)
+        .execute(&self.pool)
+        .await?;
+        match done.rows_affected() {
+            0 => Err(Error::NotFound("unconfirmed device".into())),
+            _ => Ok(()),
+        }
+    }
+
+    async fn consume_totp_step(&self, user: &str, step: u64) -> Result<bool> {
+        // A concurrent UPDATE of the same row waits for ours, then re-checks the condition
+        // against the step we wrote: exactly one caller wins a step.
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = $1 WHERE name = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(to_i64(step))
+        .bind(user)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_totp_failure(&self, user: &str, at: u64) -> Result<()> {
+        sqlx::query("INSERT INTO totp_failures (user_name, at) VALUES ($1, $2)")
+            .bind(user)
+            .bind(to_i64(at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn totp_failures_since(&self, user: &str, since: u64) -> Result<Vec<u64>> {
+        sqlx::query("DELETE FROM totp_failures WHERE user_name = $1 AND at <= $2")
+            .bind(user)
+            .bind(to_i64(since))
+            .execute(&self.pool)
+            .await?;
+        let times: Vec<i64> =
+            sqlx::query_scalar("SELECT at FROM totp_failures WHERE user_name = $1 AND at > $2")
+                .bind(user)
+                .bind(to_i64(since))
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(times.into_iter().map(to_u64).collect())
+    }
+
+    async fn remember_nonce(&self, nonce: &str, expires_at: u64, now: u64) -> Result<bool> {
+        sqlx::query("DELETE FROM request_nonces WHERE expires_at < $1")
+            .bind(to_i64(now))
+            .execute(&self.pool)
+            .await?;
+        let done = sqlx::query(
+            "INSERT INTO request_nonces (nonce, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(nonce)
+        .bind(to_i64(expires_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn append_log(&self, record: &Record) -> Result<u64> {
+        log::append(&self.pool, record).await
+    }
+
+    async fn record_issuance(
+        &self,
+        record: &Record,
+        certificate: &CertificateRow,
+        links: IssuanceLinks<'_>,
+    ) -> Result<u64> {
+        log::record_issuance(&self.pool, record, certificate, links).await
+    }
+
+    async fn log_entries(&self, from: u64, limit: u64) -> Result<Vec<Entry>> {
+        log::entries(&self.pool, from, limit).await
+    }
+
+    async fn log_len(&self) -> Result<u64> {
+        log::len(&self.pool).await
+    }
+
+    async fn unexpired_certificates(&self, user: &str, now: u64) -> Result<Vec<CertificateRow>> {
+        let rows =
+            sqlx::query("SELECT * FROM certificates WHERE user_name = $1 AND valid_before > $2")
+                .bind(user)
+                .bind(to_i64(now))
+                .fetch_all(&self.pool)
+                .await?;
+        let mut certificates: Vec<CertificateRow> = rows
+            .iter()
+            .map(stored::certificate)
+            .collect::<Result<_>>()?;
+        // serials are stored bit-cast to i64, so order them as u64 here
+        certificates.sort_by_key(|c| c.serial);
+        Ok(certificates)
+    }
+
+    async fn create_request(&self, request: &NewAccessRequest) -> Result<()> {
+        requests::create(&self.pool, request).await
+    }
+
+    async fn access_request(&self, id: &str, now: u64) -> Result<Option<AccessRequest>> {
+        requests::read(&self.pool, id, now).await
+    }
+
+    async fn recent_requests(&self, since: u64, now: u64) -> Result<Vec<AccessRequest>> {
+        requests::recent(&self.pool, since, now).await
+    }
+
+    async fn decide_request(
+        &self,
+        id: &str,
+        approver: &str,
+        approve: bool,
+        reason: Option<&str>,
+        now: u64,
+    ) -> Result<AccessRequest> {
+        requests::decide(&self.pool, id, approver, approve, reason, now).await
+    }
+
+    async fn usable_request(
+        &self,
+        requester: &str,
+        role: &str,
+        now: u64,
+    ) -> Result<Option<AccessRequest>> {
+        requests::usable(&self.pool, requester, role, now).await
+    }
+
+    async fn pending_request_count(&self, now: u64) -> Result<u64> {
+        requests::pending_count(&self.pool, now).await
+    }
+
+    async fn enqueue_alert(&self, kind: &str, payload: &str, now: u64) -> Result<i64> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO alerts (kind, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $3) RETURNING id",
+        )
+        .bind(kind)
+        .bind(payload)
+        .bind(to_i64(now))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn due_alerts(&self, now: u64, limit: u64) -> Result<Vec<Alert>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, payload, attempts, created_at FROM alerts WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY id LIMIT $2",
+        )
+        .bind(to_i64(now))
+        .bind(to_i64(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stored::alert).collect()
+    }
+
+    async fn alert_delivered(&self, id: i64, now: u64) -> Result<()> {
+        sqlx::query("UPDATE alerts SET delivered_at = $1, attempts = attempts + 1 WHERE id = $2")
+            .bind(to_i64(now))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn alert_failed(&self, id: i64, error: &str, next_attempt_at: u64) -> Result<()> {
+        sqlx::query("UPDATE alerts SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2 WHERE id = $3")
+            .bind(error)
+            .bind(to_i64(next_attempt_at))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn unexpired_certificates_by_ca(
+        &self,
+        ca_fingerprint: &str,
+        now: u64,
+    ) -> Result<Vec<CertificateRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM certificates WHERE ca_fingerprint = $1 AND valid_before > $2",
+        )
+        .bind(ca_fingerprint)
+        .bind(to_i64(now))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stored::certificate).collect()
+    }
+
+    async fn certificate(&self, serial: u64) -> Result<Option<CertificateRow>> {
+        let row = sqlx::query("SELECT * FROM certificates WHERE serial = $1")
+            .bind(to_i64(serial))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(stored::certificate).transpose()
+    }
+
+    async fn certificate_by_key_id(&self, key_id: &str) -> Result<Option<CertificateRow>> {
+        let row = sqlx::query("SELECT * FROM certificates WHERE key_id = $1")
+            .bind(key_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(stored::certificate).transpose()
+    }
+
+    async fn revoke(&self, revocation: &Revocation) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO revocations (kind, value, ca_fingerprint, valid_before, reason, revoked_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(revocation.kind.as_str())
+        .bind(&revocation.value)
+        .bind(&revocation.ca_fingerprint)
+        .bind(revocation.valid_before.map(to_i64))
+        .bind(&revocation.reason)
+        .bind(&revocation.revoked_by)
+        .bind(to_i64(revocation.created_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revocations(&self, now: u64) -> Result<Vec<Revocation>> {
+        let rows = sqlx::query(
+            "SELECT * FROM revocations WHERE valid_before IS NULL OR valid_before > $1 ORDER BY id",
+        )
+        .bind(to_i64(now))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stored::revocation).collect()
+    }
+
+    async fn is_serial_revoked(&self, serial: u64) -> Result<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM revocations WHERE kind = 'serial' AND value = $1")
+                .bind(serial.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn add_host(
+        &self,
+        name: &str,
+        principals: &[String],
+        token_hash: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO hosts (name, principals_json, created_at, token_hash, token_expires_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET principals_json = excluded.principals_json, token_hash = excluded.token_hash, token_expires_at = excluded.token_expires_at, token_used_at = NULL",
+        )
+        .bind(name)
+        .bind(json_list(principals)?)
+        .bind(to_i64(now))
+        .bind(token_hash)
+        .bind(to_i64(expires_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn redeem_host_token(&self, token_hash: &str, now: u64) -> Result<Option<Host>> {
+        let row = sqlx::query(
+            "UPDATE hosts SET token_used_at = $1 WHERE token_hash = $2 AND token_used_at IS NULL AND token_expires_at > $1 RETURNING *",
+        )
+        .bind(to_i64(now))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(stored::host).transpose()
+    }
+
+    async fn set_host_key(&self, name: &str, public_key: &str) -> Result<()> {
+        sqlx::query("UPDATE hosts SET public_key = $1 WHERE name = $2")
+            .bind(public_key)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn host(&self, name: &str) -> Result<Option<Host>> {
+        let row = sqlx::query("SELECT * FROM hosts WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(stored::host).transpose()
+    }
+
+    async fn host_by_key(&self, public_key: &str) -> Result<Option<Host>> {
+        let row = sqlx::query("SELECT * FROM hosts WHERE public_key = $1")
+            .bind(public_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(stored::host).transpose()
+    }
+
+    async fn pending_reviews(&self) -> Result<Vec<Review>> {
+        let rows = sqlx::query(
+            "SELECT * FROM break_glass_reviews WHERE acked_at IS NULL ORDER BY issued_at, log_seq",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stored::review).collect()
+    }
+
+    async fn ack_review(&self, serial: u64, by: &str, note: &str, now: u64) -> Result<Review> {
+        let row = sqlx::query(
+            "UPDATE break_glass_reviews SET acked_at = $1, acked_by = $2, note = $3 WHERE serial = $4 AND acked_at IS NULL RETURNING *",
+        )
+        .bind(to_i64(now))
+        .bind(by)
+        .bind(note)
+        .bind(to_i64(serial))
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = row {
+            return stored::review(&row);
+        }
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT serial FROM break_glass_reviews WHERE serial = $1")
+                .bind(to_i64(serial))
+                .fetch_optional(&self.pool)
+                .await?;
+        Err(rules::review_not_open(serial, exists.is_some()))
+    }
+}

@@ -1,0 +1,74 @@
+//! The decisions every backend makes the same way around its own SQL: which constraint
+//! violation means which [`Error`], who may decide a request and what a decision does, how
+//! the next log entry is sealed onto the chain head, why a review cannot be closed.
+
+use jit_log::{Entry, Record};
+
+use crate::model::{NewAccessRequest, RequestState};
+use crate::{Error, Result};
+
+/// `error`, or `instead()` when it is a unique-constraint violation (the thing exists).
+pub(crate) fn on_unique(error: sqlx::Error, instead: impl FnOnce() -> Error) -> Error {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => instead(),
+        _ => Error::Database(error),
+    }
+}
+
+/// Refuse a decision on a request that is not pending (as of the decision's time) or that
+/// the approver made themselves.
+pub(crate) fn check_decidable(
+    request: &NewAccessRequest,
+    state: RequestState,
+    approver: &str,
+) -> Result<()> {
+    if state != RequestState::Pending {
+        return Err(Error::Conflict(format!(
+            "request {} is {}, not pending",
+            request.id,
+            state.as_str()
+        )));
+    }
+    if request.requester == approver {
+        return Err(Error::Conflict(
+            "nobody can decide their own request".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The error when an approver decides the same request twice.
+pub(crate) fn decided_twice(approver: &str, id: &str) -> Error {
+    Error::Conflict(format!("{approver} already decided request {id}"))
+}
+
+/// What a recorded approval does to its request: with `approvals` distinct approvals the
+/// request becomes approved, usable until the returned time; `None` while more are needed.
+pub(crate) fn approved_until(request: &NewAccessRequest, approvals: i64, now: u64) -> Option<u64> {
+    (approvals >= i64::from(request.approvals_needed))
+        .then(|| now.saturating_add(request.window_seconds))
+}
+
+/// The error when an issuance names a request that cannot be used (any more).
+pub(crate) fn request_unusable(id: &str) -> Error {
+    Error::Conflict(format!("request {id} is no longer usable"))
+}
+
+/// Seal `record` as entry `seq` after the chain head whose hash is `previous_hex`.
+pub(crate) fn seal_after(previous_hex: &str, seq: u64, record: &Record) -> Result<Entry> {
+    let corrupt = || Error::Corrupt("log head hash".into());
+    let previous: jit_log::Hash = hex::decode(previous_hex)
+        .map_err(|_| corrupt())?
+        .try_into()
+        .map_err(|_| corrupt())?;
+    Ok(jit_log::seal(&previous, seq, record).0)
+}
+
+/// Why the review of `serial` could not be closed: it was closed before (`exists`) or there
+/// is no break-glass issuance with that serial.
+pub(crate) fn review_not_open(serial: u64, exists: bool) -> Error {
+    match exists {
+        true => Error::Conflict(format!("the review of serial {serial} is already closed")),
+        false => Error::NotFound(format!("break-glass issuance with serial {serial}")),
+    }
+}

@@ -1,0 +1,114 @@
+//! The issuance log in SQLite: appends take the write lock (`BEGIN IMMEDIATE`) and then
+//! bump the single `log_head` row, so the chain stays one linear sequence; an issuance
+//! writes its record, its certificate row and its links in the same transaction.
+
+use jit_log::{Entry, Record};
+use sqlx::{Row as _, SqliteConnection, SqlitePool};
+
+use crate::model::{CertificateRow, IssuanceLinks};
+use crate::stored::{self, to_i64, to_u64};
+use crate::{rules, Error, Result};
+
+/// Append `record` after the chain head, inside the caller's write transaction.
+async fn append_in(tx: &mut SqliteConnection, record: &Record) -> Result<u64> {
+    // The UPDATE takes the write lock first, so two appenders can never read the same head.
+    let row = sqlx::query("UPDATE log_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+        .fetch_one(&mut *tx)
+        .await?;
+    let seq = to_u64(row.try_get::<i64, _>("seq")?);
+    let entry = rules::seal_after(&row.try_get::<String, _>("hash")?, seq, record)?;
+    sqlx::query("INSERT INTO log_entries (seq, time, body, hash) VALUES (?, ?, ?, ?)")
+        .bind(to_i64(seq))
+        .bind(to_i64(record.time))
+        .bind(&entry.body)
+        .bind(&entry.hash)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE log_head SET hash = ? WHERE id = 1")
+        .bind(&entry.hash)
+        .execute(&mut *tx)
+        .await?;
+    Ok(seq)
+}
+
+/// See [`crate::Store::append_log`].
+pub(super) async fn append(pool: &SqlitePool, record: &Record) -> Result<u64> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let seq = append_in(&mut tx, record).await?;
+    tx.commit().await?;
+    Ok(seq)
+}
+
+/// See [`crate::Store::record_issuance`].
+pub(super) async fn record_issuance(
+    pool: &SqlitePool,
+    record: &Record,
+    certificate: &CertificateRow,
+    links: IssuanceLinks<'_>,
+) -> Result<u64> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let seq = append_in(&mut tx, record).await?;
+    sqlx::query(
+        "INSERT INTO certificates (serial, user_name, role, key_id, valid_after, valid_before, log_seq, ca_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(to_i64(certificate.serial))
+    .bind(&certificate.user)
+    .bind(&certificate.role)
+    .bind(&certificate.key_id)
+    .bind(to_i64(certificate.valid_after))
+    .bind(to_i64(certificate.valid_before))
+    .bind(to_i64(seq))
+    .bind(&certificate.ca_fingerprint)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| rules::on_unique(e, || Error::SerialTaken))?;
+    if let Some(id) = links.request_id {
+        let used = sqlx::query(
+            "UPDATE access_requests SET state = 'used', used_serial = ? WHERE id = ? AND requester = ? AND role = ? AND state = 'approved' AND usable_until > ?",
+        )
+        .bind(to_i64(certificate.serial))
+        .bind(id)
+        .bind(&certificate.user)
+        .bind(&certificate.role)
+        .bind(to_i64(record.time))
+        .execute(&mut *tx)
+        .await?;
+        if used.rows_affected() != 1 {
+            return Err(rules::request_unusable(id));
+        }
+    }
+    if let Some(reason) = links.break_glass_reason {
+        sqlx::query(
+            "INSERT INTO break_glass_reviews (serial, log_seq, user_name, role, reason, issued_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(to_i64(certificate.serial))
+        .bind(to_i64(seq))
+        .bind(&certificate.user)
+        .bind(&certificate.role)
+        .bind(reason)
+        .bind(to_i64(record.time))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(seq)
+}
+
+/// See [`crate::Store::log_entries`].
+pub(super) async fn entries(pool: &SqlitePool, from: u64, limit: u64) -> Result<Vec<Entry>> {
+    let rows =
+        sqlx::query("SELECT seq, body, hash FROM log_entries WHERE seq >= ? ORDER BY seq LIMIT ?")
+            .bind(to_i64(from))
+            .bind(to_i64(limit.min(i64::MAX as u64)))
+            .fetch_all(pool)
+            .await?;
+    rows.iter().map(stored::entry).collect()
+}
+
+/// See [`crate::Store::log_len`].
+pub(super) async fn len(pool: &SqlitePool) -> Result<u64> {
+    let seq: i64 = sqlx::query_scalar("SELECT seq FROM log_head WHERE id = 1")
+        .fetch_one(pool)
+        .await?;
+    Ok(to_u64(seq))
+}

@@ -1,0 +1,161 @@
+//! Access requests and their decisions in SQLite: a decision runs in one write transaction
+//! (`BEGIN IMMEDIATE`), so decisions on one request are applied one after the other.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{SqliteExecutor, SqlitePool};
+
+use crate::model::{AccessRequest, NewAccessRequest};
+use crate::stored::{self, to_i64, to_u64};
+use crate::{rules, Error, Result};
+
+/// See [`crate::Store::create_request`].
+pub(super) async fn create(pool: &SqlitePool, request: &NewAccessRequest) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO access_requests (id, requester, role, reason, ticket, ttl_seconds, approvals_needed, window_seconds, created_at, expires_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+    )
+    .bind(&request.id)
+    .bind(&request.requester)
+    .bind(&request.role)
+    .bind(&request.reason)
+    .bind(&request.ticket)
+    .bind(request.ttl_seconds.map(to_i64))
+    .bind(i64::from(request.approvals_needed))
+    .bind(to_i64(request.window_seconds))
+    .bind(to_i64(request.created_at))
+    .bind(to_i64(request.expires_at))
+    .execute(pool)
+    .await
+    .map_err(|e| rules::on_unique(e, || Error::AlreadyExists(format!("request {}", request.id))))?;
+    Ok(())
+}
+
+/// A request row with its decisions, as of `now`.
+async fn with_decisions(
+    executor: impl SqliteExecutor<'_>,
+    row: &SqliteRow,
+    now: u64,
+) -> Result<AccessRequest> {
+    let id: String = sqlx::Row::try_get(row, "id")?;
+    let decisions =
+        sqlx::query("SELECT * FROM request_decisions WHERE request_id = ? ORDER BY at, approver")
+            .bind(id)
+            .fetch_all(executor)
+            .await?
+            .iter()
+            .map(stored::decision)
+            .collect::<Result<Vec<_>>>()?;
+    stored::access_request(row, decisions, now)
+}
+
+/// See [`crate::Store::access_request`].
+pub(super) async fn read(pool: &SqlitePool, id: &str, now: u64) -> Result<Option<AccessRequest>> {
+    let row = sqlx::query("SELECT * FROM access_requests WHERE id = ?")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    match row {
+        Some(row) => Ok(Some(with_decisions(pool, &row, now).await?)),
+        None => Ok(None),
+    }
+}
+
+/// See [`crate::Store::recent_requests`].
+pub(super) async fn recent(pool: &SqlitePool, since: u64, now: u64) -> Result<Vec<AccessRequest>> {
+    let rows = sqlx::query(
+        "SELECT * FROM access_requests WHERE created_at > ? ORDER BY created_at DESC, id",
+    )
+    .bind(to_i64(since))
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        out.push(with_decisions(pool, row, now).await?);
+    }
+    Ok(out)
+}
+
+/// See [`crate::Store::decide_request`].
+pub(super) async fn decide(
+    pool: &SqlitePool,
+    id: &str,
+    approver: &str,
+    approve: bool,
+    reason: Option<&str>,
+    now: u64,
+) -> Result<AccessRequest> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let row = sqlx::query("SELECT * FROM access_requests WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("request {id}")))?;
+    let request = stored::new_request(&row)?;
+    rules::check_decidable(&request, stored::request_state(&row, now)?, approver)?;
+    sqlx::query("INSERT INTO request_decisions (request_id, approver, approve, reason, at) VALUES (?, ?, ?, ?, ?)")
+        .bind(id)
+        .bind(approver)
+        .bind(i64::from(approve))
+        .bind(reason)
+        .bind(to_i64(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| rules::on_unique(e, || rules::decided_twice(approver, id)))?;
+    if !approve {
+        sqlx::query("UPDATE access_requests SET state = 'denied', decided_at = ? WHERE id = ?")
+            .bind(to_i64(now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    } else {
+        let approvals: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM request_decisions WHERE request_id = ? AND approve = 1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if let Some(until) = rules::approved_until(&request, approvals, now) {
+            sqlx::query("UPDATE access_requests SET state = 'approved', decided_at = ?, usable_until = ? WHERE id = ?")
+                .bind(to_i64(now))
+                .bind(to_i64(until))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    read(pool, id, now)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("request {id}")))
+}
+
+/// See [`crate::Store::usable_request`].
+pub(super) async fn usable(
+    pool: &SqlitePool,
+    requester: &str,
+    role: &str,
+    now: u64,
+) -> Result<Option<AccessRequest>> {
+    let id: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM access_requests WHERE requester = ? AND role = ? AND state = 'approved' AND usable_until > ? ORDER BY decided_at, id LIMIT 1",
+    )
+    .bind(requester)
+    .bind(role)
+    .bind(to_i64(now))
+    .fetch_optional(pool)
+    .await?;
+    match id {
+        Some(id) => read(pool, &id, now).await,
+        None => Ok(None),
+    }
+}
+
+/// See [`crate::Store::pending_request_count`].
+pub(super) async fn pending_count(pool: &SqlitePool, now: u64) -> Result<u64> {
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM access_requests WHERE state = 'pending' AND expires_at > ?",
+    )
+    .bind(to_i64(now))
+    .fetch_one(pool)
+    .await?;
+    Ok(to_u64(count))
+}
