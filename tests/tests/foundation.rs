@@ -502,3 +502,61 @@ fn a_disabled_user_gets_no_new_certificate() {
     assert!(list.contains("\"disabled\": true"), "{list}");
     w.ca.assert_log_verifies();
 }
+
+#[test]
+fn an_auditor_verifies_an_export_with_its_signed_checkpoints_offline() {
+    let mut w = world();
+    let alice = Engineer::enroll(&w.ca.add_user("alice", "sre"));
+    let code = alice.code(30);
+    let out = w.jit_ssh(
+        &alice,
+        &["--otp", &code],
+        &format!("{DEPLOY}@127.0.0.1"),
+        &["true"],
+    );
+    assert!(out.status.success(), "{}", out.describe());
+    // Stopping the server signs a last checkpoint covering everything.
+    let (clean, _) = w.ca.stop();
+    assert!(clean);
+    let dir = jit_e2e::scratch::scratch_dir("jit-audit-");
+    let entries = dir.path().join("entries.jsonl");
+    let checkpoints = dir.path().join("checkpoints.jsonl");
+    let key = dir.path().join("log_key.pub");
+    std::fs::write(&entries, w.ca.jitd_ok(&["audit", "export"])).unwrap();
+    std::fs::write(&checkpoints, w.ca.jitd_ok(&["audit", "checkpoints"])).unwrap();
+    std::fs::write(&key, w.ca.jitd_ok(&["ca", "show", "--log"])).unwrap();
+    let verify = |entries: &std::path::Path| {
+        w.ca.jitd(&[
+            "audit",
+            "verify",
+            "--file",
+            entries.to_str().unwrap(),
+            "--checkpoints",
+            checkpoints.to_str().unwrap(),
+            "--log-key",
+            key.to_str().unwrap(),
+        ])
+    };
+    let out = verify(&entries);
+    assert!(out.status.success(), "{}", out.describe());
+    assert!(
+        out.stdout_text().contains("signed checkpoint(s) cover"),
+        "{}",
+        out.describe()
+    );
+    // Drop the last record and recompute nothing: the checkpoint no longer matches.
+    let text = std::fs::read_to_string(&entries).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let truncated = dir.path().join("truncated.jsonl");
+    std::fs::write(&truncated, lines[..lines.len() - 1].join("\n") + "\n").unwrap();
+    let out = verify(&truncated);
+    assert!(
+        !out.status.success(),
+        "a truncated export must fail against the checkpoint"
+    );
+    assert!(
+        out.stderr_text().contains("checkpoint"),
+        "{}",
+        out.describe()
+    );
+}

@@ -199,6 +199,11 @@ pub trait Store: Send + Sync + 'static {
     /// The host whose certified key is `public_key`.
     async fn host_by_key(&self, public_key: &str) -> Result<Option<Host>>;
 
+    /// Store a signed checkpoint (JSON) for `tree_size`; `false` if that size has one already.
+    async fn add_checkpoint(&self, tree_size: u64, signed_json: &str, now: u64) -> Result<bool>;
+    /// Every stored checkpoint (JSON), by tree size.
+    async fn checkpoints(&self) -> Result<Vec<String>>;
+
     /// Break-glass issuances not yet reviewed, oldest first.
     async fn pending_reviews(&self) -> Result<Vec<Review>>;
     /// Close a review. [`Error::NotFound`] for an unknown serial, [`Error::Conflict`] if done.

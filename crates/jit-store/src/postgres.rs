@@ -456,6 +456,24 @@ impl Store for PostgresStore {
         row.as_ref().map(stored::host).transpose()
     }
 
+    async fn add_checkpoint(&self, tree_size: u64, signed_json: &str, now: u64) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO checkpoints (tree_size, signed, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(to_i64(tree_size))
+        .bind(signed_json)
+        .bind(to_i64(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT signed FROM checkpoints ORDER BY tree_size")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     async fn pending_reviews(&self) -> Result<Vec<Review>> {
         let rows = sqlx::query(
             "SELECT * FROM break_glass_reviews WHERE acked_at IS NULL ORDER BY issued_at, log_seq",

@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/sqlite/0003_revocations_hosts.sql"),
     ),
+    (4, include_str!("../migrations/sqlite/0004_checkpoints.sql")),
 ];
 
 /// The SQLite store.
@@ -513,6 +514,24 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(stored::host).transpose()
+    }
+
+    async fn add_checkpoint(&self, tree_size: u64, signed_json: &str, now: u64) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO checkpoints (tree_size, signed, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(to_i64(tree_size))
+        .bind(signed_json)
+        .bind(to_i64(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT signed FROM checkpoints ORDER BY tree_size")
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     async fn pending_reviews(&self) -> Result<Vec<Review>> {

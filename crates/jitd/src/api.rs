@@ -55,6 +55,17 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/krl", get(crate::revoke::krl))
         .route("/v1/hosts/enroll", post(crate::hosts::enroll))
         .route("/v1/hosts/renew", post(crate::hosts::renew))
+        .route("/v1/log/checkpoint", get(crate::transparency::checkpoint))
+        .route("/v1/log/key", get(crate::transparency::key))
+        .route("/v1/log/entries", get(crate::transparency::entries))
+        .route(
+            "/v1/log/proof/inclusion",
+            get(crate::transparency::inclusion),
+        )
+        .route(
+            "/v1/log/proof/consistency",
+            get(crate::transparency::consistency),
+        )
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))

@@ -70,6 +70,69 @@ pub async fn authenticate<T: DeserializeOwned + Fresh>(
     body: &[u8],
     confirmation: Confirmation,
 ) -> Result<Authenticated<T>, AppError> {
+    let device = signing_device(state, "POST", path, headers, body).await?;
+    let parsed: T = serde_json::from_slice(body).map_err(|e| {
+        AppError::new(
+            ErrorCode::BadRequest,
+            format!("the request body is not valid: {e}"),
+        )
+    })?;
+    check_freshness(state, parsed.freshness()).await?;
+    let user = standing(state, &device, confirmation).await?;
+    Ok(Authenticated {
+        device,
+        user,
+        body: parsed,
+    })
+}
+
+/// Check a device-signed GET: the signature covers the path with its query string, and the
+/// query carries `timestamp` and `nonce` (so they are signed too).
+pub async fn authenticate_get(
+    state: &AppState,
+    path_and_query: &str,
+    headers: &HeaderMap,
+) -> Result<Authenticated<Freshness>, AppError> {
+    let device = signing_device(state, "GET", path_and_query, headers, b"").await?;
+    let query = path_and_query
+        .split_once('?')
+        .map(|(_, q)| q)
+        .unwrap_or_default();
+    let param = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.to_string())
+    };
+    let freshness = Freshness {
+        timestamp: param("timestamp")
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::BadRequest,
+                    "a signed GET carries timestamp= and nonce= in its query",
+                )
+            })?,
+        nonce: param("nonce").unwrap_or_default(),
+    };
+    check_freshness(state, &freshness).await?;
+    let user = standing(state, &device, Confirmation::Required).await?;
+    Ok(Authenticated {
+        device,
+        user,
+        body: freshness,
+    })
+}
+
+/// The enrolled device whose key signed `method path body`.
+async fn signing_device(
+    state: &AppState,
+    method: &str,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Device, AppError> {
     let unsigned = || {
         AppError::new(
             ErrorCode::BadSignature,
@@ -85,7 +148,7 @@ pub async fn authenticate<T: DeserializeOwned + Fresh>(
     })?;
     let public_key = jit_ca::device::parse_public_key(&device.public_key)
         .map_err(|e| AppError::internal("stored device key does not parse", e))?;
-    jit_ca::device::verify_request_signature(&public_key, signature, "POST", path, body).map_err(
+    jit_ca::device::verify_request_signature(&public_key, signature, method, path, body).map_err(
         |_| {
             AppError::new(
                 ErrorCode::BadSignature,
@@ -93,15 +156,15 @@ pub async fn authenticate<T: DeserializeOwned + Fresh>(
             )
         },
     )?;
-    let parsed: T = serde_json::from_slice(body).map_err(|e| {
-        AppError::new(
-            ErrorCode::BadRequest,
-            format!("the request body is not valid: {e}"),
-        )
-    })?;
+    Ok(device)
+}
 
-    check_freshness(state, parsed.freshness()).await?;
-
+/// The device's owner, if enabled, and the device's enrollment state.
+async fn standing(
+    state: &AppState,
+    device: &Device,
+    confirmation: Confirmation,
+) -> Result<User, AppError> {
     let user = state
         .store
         .user(&device.user)
@@ -121,11 +184,7 @@ pub async fn authenticate<T: DeserializeOwned + Fresh>(
         )
         .hint("finish it with `jit enroll --confirm`"));
     }
-    Ok(Authenticated {
-        device,
-        user,
-        body: parsed,
-    })
+    Ok(user)
 }
 
 /// A signed request's timestamp is within the window and its nonce was never seen: a

@@ -116,8 +116,11 @@ pub enum CaCommand {
         #[arg(long, conflicts_with = "host")]
         user: bool,
         /// Only the host CA keys.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "log")]
         host: bool,
+        /// Only the log signing key (verifies checkpoints; not a CA key).
+        #[arg(long, conflicts_with = "user")]
+        log: bool,
     },
     /// Add a new CA key that signs from now on; the old one stays published and trusted
     /// until `jitd ca retire`. Restart `jitd serve` afterwards.
@@ -263,10 +266,18 @@ pub enum AuditCommand {
     },
     /// Verify the hash chain; names the first broken record.
     Verify {
-        /// Verify an export file instead of the database.
+        /// Verify an export file (`jitd audit export`) instead of the database.
         #[arg(long)]
         file: Option<PathBuf>,
+        /// With --file: signed checkpoints (`jitd audit checkpoints`) to check against it.
+        #[arg(long, requires = "file")]
+        checkpoints: Option<PathBuf>,
+        /// With --checkpoints: the log public key (`ssh-ed25519 ...` line, from /v1/log/key).
+        #[arg(long, requires = "checkpoints")]
+        log_key: Option<PathBuf>,
     },
+    /// Print the signed checkpoints as JSON lines (for offline verification).
+    Checkpoints,
     /// Match sshd's "Accepted ... (serial N)" log lines to issuance records; flags logins with
     /// a serial the log does not have (a certificate minted outside jitd). Exit 1 if any.
     Join {

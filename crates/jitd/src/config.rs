@@ -44,6 +44,11 @@ pub struct Config {
     pub request_max_age: Duration,
     /// Name shown in authenticator apps.
     pub issuer: String,
+    /// Members of this group may read log entries and proofs over the API (auditors).
+    pub auditor_group: String,
+    /// How often to sign a checkpoint of the log while there are new records.
+    #[serde(with = "humantime_serde_compat")]
+    pub checkpoint_interval: Duration,
     /// Where alerts go besides the log.
     pub alerts: AlertsConfig,
 }
@@ -73,6 +78,8 @@ impl Default for Config {
             enrollment_token_ttl: Duration::from_secs(24 * 3600),
             request_max_age: Duration::from_secs(60),
             issuer: "jit".into(),
+            auditor_group: "auditors".into(),
+            checkpoint_interval: Duration::from_secs(60),
             alerts: AlertsConfig::default(),
         }
     }
@@ -133,6 +140,11 @@ impl Config {
         {
             bail!("enrollment_token_ttl must be between 1m and 30 days");
         }
+        if self.checkpoint_interval < Duration::from_secs(1)
+            || self.checkpoint_interval > Duration::from_secs(3600)
+        {
+            bail!("checkpoint_interval must be between 1s and 1h");
+        }
         if self.issuer.trim().is_empty() {
             bail!("issuer must not be empty");
         }
@@ -180,6 +192,11 @@ enrollment_token_ttl = "{token_ttl}"
 request_max_age = "{max_age}"
 # Issuer name shown in authenticator apps.
 issuer = "{issuer}"
+# Members of this group may read log entries and proofs over the API (`jit audit`).
+auditor_group = "{auditor_group}"
+# Sign a checkpoint of the issuance log this often while there are new records (and at
+# every shutdown). At most 1m is recommended.
+checkpoint_interval = "{checkpoint_interval}"
 
 [alerts]
 # Slack-compatible incoming webhook (JSON POST with a "text" field plus structured fields).
@@ -200,6 +217,8 @@ issuer = "{issuer}"
             token_ttl = humantime::format_duration(self.enrollment_token_ttl),
             max_age = humantime::format_duration(self.request_max_age),
             issuer = self.issuer,
+            auditor_group = self.auditor_group,
+            checkpoint_interval = humantime::format_duration(self.checkpoint_interval),
             webhook = match &self.alerts.webhook_url {
                 Some(url) => format!("webhook_url = \"{url}\"\n"),
                 None => String::new(),

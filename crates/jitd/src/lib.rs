@@ -8,6 +8,7 @@
 //! - [`enroll`], [`issue`], [`requests`]: enrollment, issuance, approvals.
 //! - [`hosts`]: host certificates (enroll with a token, renew signed by the host key).
 //! - [`revoke`]: revocation and the KRL served at `/v1/krl`.
+//! - [`transparency`]: the log's Merkle tree, signed checkpoints and proofs.
 //! - [`alerts`], [`metrics`]: webhook alerts (queued, retried) and Prometheus metrics.
 //! - [`state`], [`clock`]: shared state; time and randomness passed in.
 //! - [`config`], [`tls`], [`server`]: configuration file, TLS material, serving.
@@ -32,3 +33,4 @@ pub mod revoke;
 pub mod server;
 pub mod state;
 pub mod tls;
+pub mod transparency;

@@ -37,6 +37,8 @@ pub struct AppState {
     pub alerter: Arc<Alerter>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// The log's Merkle tree, kept in memory.
+    pub log_tree: crate::transparency::LogTree,
 }
 
 impl AppState {
@@ -66,6 +68,10 @@ pub struct Settings {
     pub attempt_limit: AttemptLimit,
     /// How long a request waits for approvals before it lapses (seconds).
     pub request_lifetime: u64,
+    /// Members of this group may read log entries and proofs over the API.
+    pub auditor_group: String,
+    /// Name of this log in its checkpoints.
+    pub log_origin: String,
 }
 
 impl Default for Settings {
@@ -75,6 +81,8 @@ impl Default for Settings {
             issuer: "jit".into(),
             attempt_limit: AttemptLimit::default(),
             request_lifetime: 24 * 3600,
+            auditor_group: "auditors".into(),
+            log_origin: "jit".into(),
         }
     }
 }

@@ -40,11 +40,32 @@ pub async fn run(data_dir: &Path, command: AuditCommand) -> anyhow::Result<ExitC
         }
         AuditCommand::Review { json } => review(data_dir, json).await,
         AuditCommand::Ack { serial, note, by } => ack(data_dir, serial, &note, by).await,
-        AuditCommand::Verify { file } => {
-            let entries = match file {
-                Some(path) => read_export(&path)?,
+        AuditCommand::Checkpoints => {
+            let (_, store) = super::open(data_dir).await?;
+            for json in store.checkpoints().await? {
+                println!("{json}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Verify {
+            file,
+            checkpoints,
+            log_key,
+        } => {
+            let (entries, signed, key) = match file {
+                Some(path) => {
+                    let signed = match &checkpoints {
+                        Some(path) => read_lines(path)?,
+                        None => Vec::new(),
+                    };
+                    let key = match &log_key {
+                        Some(path) => Some(read_key(path)?),
+                        None => None,
+                    };
+                    (read_export(&path)?, signed, key)
+                }
                 None => {
-                    let (_, store) = super::open(data_dir).await?;
+                    let (config, store) = super::open(data_dir).await?;
                     let mut entries = Vec::new();
                     loop {
                         let page = store.log_entries(entries.len() as u64 + 1, PAGE).await?;
@@ -53,25 +74,82 @@ pub async fn run(data_dir: &Path, command: AuditCommand) -> anyhow::Result<ExitC
                         }
                         entries.extend(page);
                     }
-                    entries
+                    let key = jit_ca::custody::public_key_of_file(
+                        &config.path(data_dir, &config.log_key),
+                    )?;
+                    (entries, store.checkpoints().await?, Some(key))
                 }
             };
-            match jit_log::verify_chain(entries) {
-                Ok(verified) => {
-                    println!(
-                        "log verified: {} records, head {}",
-                        verified.entries,
-                        hex::encode(verified.head)
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(error) => {
-                    eprintln!("log verification FAILED: {error}");
-                    Ok(ExitCode::FAILURE)
-                }
-            }
+            verify(&entries, &signed, key.as_ref())
         }
     }
+}
+
+/// Verify the chain and, with a log key, every checkpoint's signature and Merkle root.
+fn verify(
+    entries: &[Entry],
+    signed: &[String],
+    key: Option<&jit_ca::PublicKey>,
+) -> anyhow::Result<ExitCode> {
+    let mut checkpoints = Vec::new();
+    for (n, json) in signed.iter().enumerate() {
+        let checkpoint: jit_log::SignedCheckpoint = serde_json::from_str(json)
+            .with_context(|| format!("checkpoint {} is not a signed checkpoint", n + 1))?;
+        if let Some(key) = key {
+            if jit_ca::checkpoint::verify(
+                key,
+                &checkpoint.checkpoint.signed_text(),
+                &checkpoint.signature,
+            )
+            .is_err()
+            {
+                eprintln!(
+                    "log verification FAILED: the signature of checkpoint {} (tree size {}) does not verify with the log key",
+                    n + 1,
+                    checkpoint.checkpoint.tree_size
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        checkpoints.push(checkpoint.checkpoint);
+    }
+    match jit_log::audit(entries, &checkpoints) {
+        Ok(summary) => {
+            println!(
+                "log verified: {} records, head {}; {} signed checkpoint(s) cover {} record(s){}",
+                summary.entries,
+                hex::encode(summary.head),
+                summary.checkpoints,
+                summary.covered,
+                match summary.uncovered() {
+                    0 => String::new(),
+                    n => format!(" ({n} newer record(s) are protected by the chain only until the next checkpoint)"),
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            eprintln!("log verification FAILED: {error}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn read_lines(path: &Path) -> anyhow::Result<Vec<String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+fn read_key(path: &Path) -> anyhow::Result<jit_ca::PublicKey> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    jit_ca::device::parse_public_key(&text)
+        .map_err(|_| anyhow::anyhow!("{} is not an OpenSSH public key", path.display()))
 }
 
 /// `jitd audit review`: break-glass issuances waiting for review.

@@ -35,7 +35,12 @@ fn keys_of(config: &Config, host: bool) -> (PathBuf, Vec<PathBuf>) {
 pub async fn run(data_dir: &Path, command: CaCommand) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(data_dir)?;
     match command {
-        CaCommand::Show { user, host } => {
+        CaCommand::Show { user, host, log } => {
+            if log {
+                let key = jit_ca::custody::public_key_of_file(&config.path(data_dir, &config.log_key))?;
+                println!("{}", key.to_openssh().map_err(anyhow::Error::msg)?);
+                return Ok(ExitCode::SUCCESS);
+            }
             for (is_host, wanted) in [(false, !host), (true, !user)] {
                 if !wanted {
                     continue;

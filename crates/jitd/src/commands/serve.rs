@@ -72,14 +72,25 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         settings: Settings {
             request_max_age: config.request_max_age.as_secs(),
             issuer: config.issuer.clone(),
+            auditor_group: config.auditor_group.clone(),
+            log_origin: config.public_url.clone(),
             ..Settings::default()
         },
         alerter: alerter.clone(),
         metrics: metrics.clone(),
+        log_tree: crate::transparency::LogTree::default(),
     });
     tracing::info!(policy = %state.policy.hash(), roles = state.policy.roles().count(), "policy loaded");
-    let shutdown = crate::server::shutdown_signal()?;
-    let (stop_delivery, delivery_stopped) = tokio::sync::oneshot::channel::<()>();
+    // One shutdown signal, seen by the server, the checkpointer and the alert worker.
+    let signal = crate::server::shutdown_signal()?;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        signal.await;
+        let _ = stop.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stopping| *stopping).await;
+    };
     let delivery = webhook.map(|url| {
         tracing::info!(%url, "alerts go to the webhook");
         tokio::spawn(crate::alerts::deliver(
@@ -88,15 +99,19 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
             metrics.clone(),
             url,
             alerter.wake_handle(),
-            async move {
-                let _ = delivery_stopped.await;
-            },
+            stopped(stopping.clone()),
         ))
     });
+    let checkpointer = tokio::spawn(crate::transparency::checkpointer(
+        state.clone(),
+        config.checkpoint_interval,
+        stopped(stopping.clone()),
+    ));
     let listener = std::net::TcpListener::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    crate::server::run(listener, tls, state, shutdown).await?;
-    let _ = stop_delivery.send(());
+    crate::server::run(listener, tls, state, stopped(stopping.clone())).await?;
+    // The server has drained; the checkpointer signs a last checkpoint before we exit.
+    let _ = checkpointer.await;
     if let Some(delivery) = delivery {
         let _ = delivery.await;
     }

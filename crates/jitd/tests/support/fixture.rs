@@ -72,6 +72,7 @@ pub async fn fixture(policy: &str) -> Fixture {
         settings: Settings::default(),
         alerter,
         metrics: Arc::new(jitd::metrics::Metrics::default()),
+        log_tree: jitd::transparency::LogTree::default(),
     });
     Fixture {
         _dir: dir,
