@@ -15,7 +15,8 @@ use jit_proto::ErrorBody;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::users::{Pool, Prepared, CERTIFICATES_PATH};
+use crate::server::cpu_seconds;
+use crate::users::{Pool, Prepared, Shortage, CERTIFICATES_PATH};
 
 /// Longest wait for one request (well inside the server's 60 s freshness window).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -71,6 +72,10 @@ pub struct PhaseResult {
     pub elapsed: Duration,
     /// Latency of the 200 responses, in microseconds, sorted.
     pub latencies_us: Vec<u64>,
+    /// CPU cores jitd kept busy on average over the phase (CPU seconds ÷ elapsed).
+    pub server_cores: Option<f64>,
+    /// The same for the benchmark's own process (the load generator).
+    pub client_cores: Option<f64>,
 }
 
 impl PhaseResult {
@@ -212,20 +217,32 @@ impl Tally {
     }
 }
 
-/// Sign the phase's requests, warm the connections, then run the phase.
+/// Sign the phase's requests, warm the connections, then run the phase against the
+/// server whose process ID is `server_pid` (for its CPU time).
 pub async fn run_phase(
     client: &Client,
     pool: &mut Pool,
     phase: &Phase,
+    server_pid: u32,
 ) -> anyhow::Result<PhaseResult> {
-    let requests = pool
-        .prepare(phase.requests)
-        .with_context(|| format!("cannot prepare the requests of phase {}", phase.name))?;
+    let requests = match pool.prepare(phase.requests) {
+        Err(error) if error.is::<Shortage>() => {
+            // Users free up as time moves on: wait for the next TOTP step once.
+            let wait = crate::users::until_next_step()? + 1;
+            println!("  (waiting {wait}s for the next TOTP step: {error})");
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            pool.prepare(phase.requests)
+        }
+        other => other,
+    }
+    .with_context(|| format!("cannot prepare the requests of phase {}", phase.name))?;
     let connections = match phase.kind {
         PhaseKind::Closed { concurrency } => concurrency,
         PhaseKind::Open { in_flight, .. } => in_flight,
     };
     client.warm(connections).await?;
+    let server_pid = server_pid.to_string();
+    let cpu_before = (cpu_seconds(&server_pid), cpu_seconds("self"));
     let started = Instant::now();
     let (mut tally, unsent) = match phase.kind {
         PhaseKind::Closed { concurrency } => {
@@ -235,6 +252,10 @@ pub async fn run_phase(
             open(client, requests, rate, in_flight, started, phase.time_cap).await?
         }
     };
+    let wall = started.elapsed().as_secs_f64().max(1e-9);
+    let cores = |before: Option<f64>, pid: &str| Some((cpu_seconds(pid)? - before?) / wall);
+    let server_cores = cores(cpu_before.0, &server_pid);
+    let client_cores = cores(cpu_before.1, "self");
     tally.latencies_us.sort_unstable();
     let elapsed = tally.last_done.unwrap_or(started).duration_since(started);
     Ok(PhaseResult {
@@ -245,6 +266,8 @@ pub async fn run_phase(
         unsent,
         elapsed,
         latencies_us: tally.latencies_us,
+        server_cores,
+        client_cores,
     })
 }
 

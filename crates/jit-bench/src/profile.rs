@@ -63,7 +63,7 @@ pub async fn sample(client: &Client, pool: &mut Pool, phase: &Phase, pid: u32) -
         Err(error) => return Profile::unavailable(format!("cannot start perf record: {error}")),
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let phase = load::run_phase(client, pool, phase).await;
+    let phase = load::run_phase(client, pool, phase, pid).await;
     let deadline = Instant::now() + Duration::from_secs(SECONDS + 10);
     let recorded = loop {
         match recorder.try_wait() {

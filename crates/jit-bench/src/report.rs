@@ -102,13 +102,13 @@ impl BackendReport {
     /// The phase table and its error notes.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
-        out.push_str("| phase | sent | certificates | errors | not sent (cap) | seconds | certificates/s | p50 ms | p99 ms | p99.9 ms |\n");
-        out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        out.push_str("| phase | sent | certificates | errors | not sent (cap) | seconds | certificates/s | p50 ms | p99 ms | p99.9 ms | jitd CPU | bench CPU |\n");
+        out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for r in &self.phases {
             let errors: usize = r.errors.values().sum();
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {:.2} | {:.0} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {:.2} | {:.0} | {} | {} | {} | {} | {} |",
                 r.phase.name,
                 r.sent,
                 r.certificates,
@@ -119,8 +119,11 @@ impl BackendReport {
                 ms(r.quantile_ms(0.50)),
                 ms(r.quantile_ms(0.99)),
                 ms(r.quantile_ms(0.999)),
+                cores(r.server_cores),
+                cores(r.client_cores),
             );
         }
+        out.push_str("\nCPU columns: cores kept busy on average (CPU seconds ÷ wall seconds; the machine has `nproc` of them).\n");
         for r in self.phases.iter().filter(|r| !r.errors.is_empty()) {
             let list: Vec<String> = r.errors.iter().map(|(k, n)| format!("{n} × {k}")).collect();
             let _ = writeln!(out, "\nerrors in {}: {}", r.phase.name, list.join(", "));
@@ -178,6 +181,10 @@ fn profile_markdown(profile: &Profile) -> String {
     out
 }
 
+fn cores(value: Option<f64>) -> String {
+    value.map_or("–".into(), |v| format!("{v:.2}"))
+}
+
 fn ms(value: Option<f64>) -> String {
     match value {
         Some(v) if v < 10.0 => format!("{v:.2}"),
@@ -190,7 +197,7 @@ fn ms(value: Option<f64>) -> String {
 pub fn phase_line(r: &PhaseResult) -> String {
     let errors: usize = r.errors.values().sum();
     format!(
-        "  {:<28} {:>6} certificates in {:>6.2}s = {:>6.0}/s  p50 {} ms  p99 {} ms  p99.9 {} ms  errors {}  not sent {}",
+        "  {:<26} {:>5} certificates in {:>5.2}s = {:>4.0}/s  p50 {} ms  p99 {} ms  p99.9 {} ms  errors {}  not sent {}  jitd CPU {}  bench CPU {}",
         r.phase.name,
         r.certificates,
         r.elapsed.as_secs_f64(),
@@ -199,7 +206,9 @@ pub fn phase_line(r: &PhaseResult) -> String {
         ms(r.quantile_ms(0.99)),
         ms(r.quantile_ms(0.999)),
         errors,
-        r.unsent
+        r.unsent,
+        cores(r.server_cores),
+        cores(r.client_cores)
     )
 }
 
@@ -212,6 +221,8 @@ pub struct RunReport {
     pub backends: Vec<BackendReport>,
     /// The in-process limit.
     pub limit: Limit,
+    /// Appends + `fdatasync` per second on the disk holding the data directory.
+    pub disk_syncs_per_sec: f64,
     /// `--scale`.
     pub scale: f64,
 }
@@ -234,6 +245,10 @@ impl RunReport {
             (
                 "both, i.e. the in-process limit per core",
                 self.limit.both_per_sec,
+            ),
+            (
+                "for comparison: 4 KiB append + fdatasync on the data directory's disk",
+                self.disk_syncs_per_sec,
             ),
         ];
         for (what, rate) in rows {
@@ -334,6 +349,7 @@ mod tests {
                 sign_per_sec: 2.0,
                 both_per_sec: 0.5,
             },
+            disk_syncs_per_sec: 100.0,
             scale: 1.0,
         };
         write_docs(&path, &run).unwrap();

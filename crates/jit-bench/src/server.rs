@@ -208,3 +208,14 @@ fn set_database(data_dir: &Path, database: &str) -> anyhow::Result<()> {
     let text = text.replace(&line, &format!("database = \"{database}\""));
     std::fs::write(&path, text).context("cannot write jitd.toml")
 }
+
+/// CPU time (user + system) a process used so far, in seconds; `pid` is a number or `self`.
+pub fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    // USER_HZ is 100 on every Linux ABI the project runs on.
+    Some((ticks(11)? + ticks(12)?) / 100.0)
+}

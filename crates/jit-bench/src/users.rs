@@ -47,6 +47,31 @@ pub struct Prepared {
     pub signature: String,
 }
 
+/// Not enough unused TOTP steps for a phase at this moment; the next 30 s step brings more.
+#[derive(Debug)]
+pub struct Shortage {
+    wanted: usize,
+    available: usize,
+}
+
+impl std::fmt::Display for Shortage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "not enough unused TOTP codes for {} requests ({} users have one); \
+             raise --max-users or lower --scale",
+            self.wanted, self.available
+        )
+    }
+}
+
+impl std::error::Error for Shortage {}
+
+/// Seconds until the next TOTP step begins.
+pub fn until_next_step() -> anyhow::Result<u64> {
+    Ok(STEP_SECONDS - unix_now()? % STEP_SECONDS)
+}
+
 /// Unix seconds now.
 pub fn unix_now() -> anyhow::Result<u64> {
     Ok(SystemTime::now()
@@ -170,11 +195,11 @@ impl Pool {
         let mut plan: Vec<(usize, u64)> = first.iter().map(|&u| (u, s)).collect();
         let wanted_second = count.saturating_sub(plan.len());
         if second.len() < wanted_second {
-            bail!(
-                "not enough TOTP codes left for {count} requests ({} users available); \
-                 raise --max-users or lower --scale",
-                first.len() + second.len()
-            );
+            return Err(Shortage {
+                wanted: count,
+                available: first.len() + second.len(),
+            }
+            .into());
         }
         plan.extend(second.into_iter().take(wanted_second).map(|u| (u, s + 1)));
         for &(user, step) in &plan {

@@ -469,9 +469,11 @@ impl Store for PostgresStore {
     }
 
     async fn checkpoints(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT signed FROM checkpoints ORDER BY tree_size")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT signed FROM checkpoints ORDER BY tree_size")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     async fn pending_reviews(&self) -> Result<Vec<Review>> {

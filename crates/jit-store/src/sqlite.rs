@@ -529,9 +529,11 @@ impl Store for SqliteStore {
     }
 
     async fn checkpoints(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT signed FROM checkpoints ORDER BY tree_size")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT signed FROM checkpoints ORDER BY tree_size")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     async fn pending_reviews(&self) -> Result<Vec<Review>> {

@@ -495,8 +495,14 @@ async fn hosts_enroll_once_with_their_token(store: Arc<dyn Store>) {
 async fn checkpoints_are_kept_once_per_tree_size(store: Arc<dyn Store>) {
     assert!(store.add_checkpoint(5, "{\"a\":5}", 100).await.unwrap());
     assert!(store.add_checkpoint(3, "{\"a\":3}", 101).await.unwrap());
-    assert!(!store.add_checkpoint(5, "{\"other\":5}", 102).await.unwrap(), "one per size");
-    assert_eq!(store.checkpoints().await.unwrap(), vec!["{\"a\":3}".to_string(), "{\"a\":5}".to_string()]);
+    assert!(
+        !store.add_checkpoint(5, "{\"other\":5}", 102).await.unwrap(),
+        "one per size"
+    );
+    assert_eq!(
+        store.checkpoints().await.unwrap(),
+        vec!["{\"a\":3}".to_string(), "{\"a\":5}".to_string()]
+    );
 }
 
 macro_rules! store_suite {

@@ -21,7 +21,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../migrations/postgres/0003_revocations_hosts.sql"),
     ),
-    (4, include_str!("../../migrations/postgres/0004_checkpoints.sql")),
+    (
+        4,
+        include_str!("../../migrations/postgres/0004_checkpoints.sql"),
+    ),
 ];
 
 /// Advisory lock key that serialises migrations ("jit_migr" in ASCII).

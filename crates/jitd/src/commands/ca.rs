@@ -37,7 +37,8 @@ pub async fn run(data_dir: &Path, command: CaCommand) -> anyhow::Result<ExitCode
     match command {
         CaCommand::Show { user, host, log } => {
             if log {
-                let key = jit_ca::custody::public_key_of_file(&config.path(data_dir, &config.log_key))?;
+                let key =
+                    jit_ca::custody::public_key_of_file(&config.path(data_dir, &config.log_key))?;
                 println!("{}", key.to_openssh().map_err(anyhow::Error::msg)?);
                 return Ok(ExitCode::SUCCESS);
             }
