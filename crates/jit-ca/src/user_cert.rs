@@ -35,7 +35,12 @@ pub struct UserCertificateRequest<'a> {
     pub extensions: &'a [String],
     /// Critical options (`force-command`, `source-address`) with their values.
     pub critical_options: &'a [(String, String)],
+    /// The log receipt to carry in the `log-receipt@jit` extension (roles that opt in).
+    pub receipt: Option<&'a str>,
 }
+
+/// The non-critical extension that carries a log receipt (sshd ignores unknown extensions).
+pub const RECEIPT_EXTENSION: &str = "log-receipt@jit";
 
 /// A signed certificate with what the log records about it.
 #[derive(Debug, Clone)]
@@ -87,6 +92,14 @@ pub fn sign_user_certificate(
             .map_err(|e| Error::Certificate(e.to_string()))?;
     }
     let validity = validity(request.now, request.backdate, request.ttl)?;
+    let mut extensions: Vec<(String, String)> = request
+        .extensions
+        .iter()
+        .map(|name| (name.clone(), String::new()))
+        .collect();
+    if let Some(receipt) = request.receipt {
+        extensions.push((RECEIPT_EXTENSION.to_string(), receipt.to_string()));
+    }
     sign_certificate(
         signer,
         rng,
@@ -98,7 +111,7 @@ pub fn sign_user_certificate(
             serial: request.serial,
             validity,
             critical_options: request.critical_options,
-            extensions: request.extensions,
+            extensions: &extensions,
         },
     )
 }
@@ -156,7 +169,7 @@ struct Template<'a> {
     serial: u64,
     validity: (u64, u64),
     critical_options: &'a [(String, String)],
-    extensions: &'a [String],
+    extensions: &'a [(String, String)],
 }
 
 /// Refuse unsafe certificates (no principals, serial 0 or 2^64-1), then build and sign.
@@ -197,9 +210,9 @@ fn sign_certificate(
             .critical_option(name.clone(), value.clone())
             .map_err(cert_error)?;
     }
-    for extension in template.extensions {
+    for (name, value) in template.extensions {
         builder
-            .extension(extension.clone(), String::new())
+            .extension(name.clone(), value.clone())
             .map_err(cert_error)?;
     }
     let certificate = builder.sign(&BuilderSigner(signer)).map_err(cert_error)?;
@@ -283,6 +296,7 @@ mod tests {
             ttl: Duration::from_secs(900),
             extensions: &["permit-pty".to_string()],
             critical_options: &[("force-command".to_string(), "/bin/true".to_string())],
+            receipt: Some("v1 1 AAAA"),
         };
         let issued = sign_user_certificate(&ca, &mut rand_core::OsRng, &request).expect("sign");
         let cert = &issued.certificate;
@@ -300,6 +314,14 @@ mod tests {
             "expired at valid_before"
         );
         assert_eq!(issued.sha256.len(), 64);
+        assert_eq!(
+            cert.extensions().get(RECEIPT_EXTENSION).map(String::as_str),
+            Some("v1 1 AAAA")
+        );
+        assert_eq!(
+            cert.extensions().get("permit-pty").map(String::as_str),
+            Some("")
+        );
     }
 
     #[test]
@@ -350,6 +372,7 @@ mod tests {
                 ttl: Duration::from_secs(60),
                 extensions: &[],
                 critical_options: &[],
+                receipt: None,
             };
             sign_user_certificate(&ca, &mut rand_core::OsRng, &request)
         };

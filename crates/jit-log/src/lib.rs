@@ -8,6 +8,7 @@
 //! - [`merkle`]: the RFC 9162 Merkle tree over the entries, inclusion and consistency
 //!   proofs, and the incremental [`merkle::Tree`].
 //! - [`checkpoint`]: the checkpoint text the log key signs (signing happens elsewhere).
+//! - [`receipt`]: the log receipt a certificate can carry (statement and extension text).
 //! - [`audit`](mod@audit): checking an export against verified checkpoints.
 //!
 //! Each entry's hash is `SHA-256("jit-log-v1\0" || seq (u64 BE) || previous hash || body)`
@@ -24,6 +25,7 @@ pub mod audit;
 pub mod chain;
 pub mod checkpoint;
 pub mod merkle;
+pub mod receipt;
 pub mod record;
 
 pub use audit::{audit, AuditPoint, AuditSummary};
@@ -83,6 +85,9 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A log receipt is malformed.
+    #[error("the log receipt in the certificate is malformed")]
+    BadReceipt,
     /// An offline audit found the log and its checkpoints do not agree.
     #[error("the log audit failed at {at}: {reason}")]
     Audit {

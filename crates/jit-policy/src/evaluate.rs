@@ -69,6 +69,8 @@ pub struct Grant {
     pub break_glass: bool,
     /// `[business_hours]` is set and the request's `now` is outside them (alert on issuance).
     pub out_of_hours: bool,
+    /// The certificate must carry a signed log receipt.
+    pub log_receipt: bool,
 }
 
 /// Why a request was refused.
@@ -325,6 +327,7 @@ impl Policy {
             approval: role.approval.clone(),
             break_glass: role.break_glass,
             out_of_hours,
+            log_receipt: role.log_receipt,
         })
     }
 }

@@ -60,6 +60,7 @@ const ROLE_KEYS: &[&str] = &[
     "require_reason",
     "ticket_pattern",
     "break_glass",
+    "log_receipt",
 ];
 
 type SpannedList = Spanned<Vec<Spanned<String>>>;
@@ -93,6 +94,7 @@ struct RawRole {
     require_reason: Option<Spanned<bool>>,
     ticket_pattern: Option<Spanned<String>>,
     break_glass: Option<Spanned<bool>>,
+    log_receipt: Option<Spanned<bool>>,
 }
 
 /// A validated policy file, before it is hashed.
@@ -352,6 +354,7 @@ fn parse_role(
         require_reason: role_gates.require_reason,
         ticket_pattern: role_gates.ticket_pattern,
         break_glass: role_gates.break_glass,
+        log_receipt: raw.log_receipt.as_ref().is_some_and(|b| *b.get_ref()),
     })
 }
 
@@ -415,7 +418,7 @@ mod tests {
             .map(|k| match *k {
                 "force_command" | "ticket_pattern" => format!("{k} = \"x\""),
                 "default_ttl" | "max_ttl" | "backdate" => format!("{k} = \"1m\""),
-                "require_reason" | "break_glass" => format!("{k} = true"),
+                "require_reason" | "break_glass" | "log_receipt" => format!("{k} = true"),
                 _ => format!("{k} = [\"x\"]"),
             })
             .collect::<Vec<_>>()

@@ -74,6 +74,9 @@ pub struct Role {
     /// Break-glass: issues at once without approval, but needs a reason, alerts everyone and is
     /// flagged for review. Never combined with `approval`.
     pub break_glass: bool,
+    /// Certificates carry a signed log receipt (extension `log-receipt@jit`) that hosts can
+    /// require, so a certificate minted outside the log is refused by them.
+    pub log_receipt: bool,
 }
 
 impl Role {
@@ -140,6 +143,7 @@ mod tests {
             require_reason: false,
             ticket_pattern: None,
             break_glass: false,
+            log_receipt: false,
         }
     }
 

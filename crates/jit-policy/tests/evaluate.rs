@@ -70,6 +70,7 @@ fn default_request_gets_the_role_as_written() {
             approval: None,
             break_glass: false,
             out_of_hours: false,
+            log_receipt: false,
         }
     );
 }

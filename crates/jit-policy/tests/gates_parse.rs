@@ -425,3 +425,18 @@ principals = ["p"]
         "[business_hours] must be a table, not a string",
     );
 }
+
+#[test]
+fn log_receipt_is_an_opt_in_per_role() {
+    let policy = jit_policy::Policy::parse(
+        "[roles.a]\ngroups = [\"g\"]\nprincipals = [\"p\"]\nlog_receipt = true\n\n[roles.b]\ngroups = [\"g\"]\nprincipals = [\"p\"]\n",
+    )
+    .unwrap();
+    assert!(policy.role("a").unwrap().log_receipt);
+    assert!(!policy.role("b").unwrap().log_receipt);
+    let errors = jit_policy::Policy::parse(
+        "[roles.a]\ngroups = [\"g\"]\nprincipals = [\"p\"]\nlog_receipt = \"yes\"\n",
+    )
+    .unwrap_err();
+    assert_eq!(errors.iter().next().unwrap().line, 4, "{errors}");
+}

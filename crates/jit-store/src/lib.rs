@@ -59,6 +59,9 @@ pub enum Error {
     Corrupt(String),
 }
 
+/// Builds an issuance (record and certificate row) for the log position it is given.
+pub type IssuanceBuilder<'a> = Box<dyn FnOnce(u64) -> Result<(Record, CertificateRow)> + Send + 'a>;
+
 /// Result alias of the store.
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -119,6 +122,18 @@ pub trait Store: Send + Sync + 'static {
         &self,
         record: &Record,
         certificate: &CertificateRow,
+        links: IssuanceLinks<'_>,
+    ) -> Result<u64> {
+        let (record, certificate) = (record.clone(), certificate.clone());
+        self.record_issuance_at(Box::new(move |_| Ok((record, certificate))), links)
+            .await
+    }
+    /// Like [`Store::record_issuance`], but the record and certificate are built once the
+    /// log position is known and the chain head is locked (so a certificate can carry a
+    /// signed receipt naming its own log index). Nothing is written if `build` fails.
+    async fn record_issuance_at(
+        &self,
+        build: IssuanceBuilder<'_>,
         links: IssuanceLinks<'_>,
     ) -> Result<u64>;
     /// Log entries with `seq >= from`, in order, at most `limit`.

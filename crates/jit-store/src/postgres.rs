@@ -222,13 +222,12 @@ impl Store for PostgresStore {
         log::append(&self.pool, record).await
     }
 
-    async fn record_issuance(
+    async fn record_issuance_at(
         &self,
-        record: &Record,
-        certificate: &CertificateRow,
+        build: crate::IssuanceBuilder<'_>,
         links: IssuanceLinks<'_>,
     ) -> Result<u64> {
-        log::record_issuance(&self.pool, record, certificate, links).await
+        log::record_issuance(&self.pool, build, links).await
     }
 
     async fn log_entries(&self, from: u64, limit: u64) -> Result<Vec<Entry>> {

@@ -505,6 +505,44 @@ async fn checkpoints_are_kept_once_per_tree_size(store: Arc<dyn Store>) {
     );
 }
 
+async fn an_issuance_is_built_for_its_log_position(store: Arc<dyn Store>) {
+    store.append_log(&user_record(900, "x")).await.unwrap();
+    let seen = std::sync::Mutex::new(None);
+    let seq = store
+        .record_issuance_at(
+            Box::new(|seq| {
+                *seen.lock().unwrap() = Some(seq);
+                Ok(issuance(1000, 11))
+            }),
+            IssuanceLinks::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (seq, *seen.lock().unwrap()),
+        (2, Some(2)),
+        "built for the position it got"
+    );
+    // A builder that fails writes nothing and leaves the head where it was.
+    let failed = store
+        .record_issuance_at(
+            Box::new(|_| Err(jit_store::Error::Corrupt("signing failed".into()))),
+            IssuanceLinks::default(),
+        )
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(store.log_len().await.unwrap(), 2);
+    let (record, row) = issuance(1001, 12);
+    assert_eq!(
+        store
+            .record_issuance(&record, &row, IssuanceLinks::default())
+            .await
+            .unwrap(),
+        3
+    );
+    jit_log::verify_chain(store.log_entries(1, 10).await.unwrap()).unwrap();
+}
+
 macro_rules! store_suite {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -534,6 +572,7 @@ macro_rules! store_suite {
             case!(revocations_leave_the_list_when_the_certificate_expires);
             case!(hosts_enroll_once_with_their_token);
             case!(checkpoints_are_kept_once_per_tree_size);
+            case!(an_issuance_is_built_for_its_log_position);
         }
     };
 }

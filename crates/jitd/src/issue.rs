@@ -3,14 +3,15 @@
 //! cannot be committed the certificate is dropped and the client gets 503: no certificate
 //! exists without a record.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use jit_ca::user_cert::{sign_user_certificate, UserCertificateRequest};
+use jit_ca::user_cert::{sign_user_certificate, IssuedCertificate, UserCertificateRequest};
+use jit_log::receipt::{Receipt, ReceiptStatement};
 use jit_log::{Denial, Event, Issuance, Record};
 use jit_policy::{AccessRequest, DenialCode, Grant, Identity};
 use jit_proto::api::{CertificateRequest, CertificateResponse};
@@ -233,68 +234,108 @@ async fn issue_for(
     if let Some(addresses) = &grant.source_address {
         critical_options.push(("source-address".to_string(), addresses.clone()));
     }
+    let ca_fingerprint = state.user_ca.fingerprint();
+    let client_fingerprint = jit_ca::device::fingerprint(&client_key);
+    let critical_text: Vec<String> = critical_options
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     for _ in 0..SERIAL_ATTEMPTS {
-        let mut rng = Rng(state.randomness.as_ref());
-        let serial = jit_ca::serial::random_serial(&mut rng);
-        let issued = sign_user_certificate(
-            state.user_ca.as_ref(),
-            &mut rng,
-            &UserCertificateRequest {
-                public_key: &client_key,
-                user: &user.name,
-                role: &grant.role,
-                principals: &grant.principals,
+        let serial = jit_ca::serial::random_serial(&mut Rng(state.randomness.as_ref()));
+        let key_id = jit_ca::user_cert::key_id(&user.name, &grant.role, serial);
+        let slot: Mutex<Option<IssuedCertificate>> = Mutex::new(None);
+        // Runs once the record's log position is known (and the chain head is locked), so
+        // an opted-in certificate can carry a receipt naming that position.
+        let build = |seq: u64| -> jit_store::Result<(Record, CertificateRow)> {
+            let signing_failed = |e: jit_ca::Error| {
+                jit_store::Error::Corrupt(format!("certificate signing failed: {e}"))
+            };
+            let receipt = match grant.log_receipt {
+                false => None,
+                true => {
+                    let (valid_after, valid_before) =
+                        jit_ca::user_cert::validity(now, grant.backdate, grant.ttl)
+                            .map_err(signing_failed)?;
+                    let statement = ReceiptStatement {
+                        seq,
+                        serial,
+                        key_id: key_id.clone(),
+                        public_key_fingerprint: client_fingerprint.clone(),
+                        valid_after,
+                        valid_before,
+                        ca_fingerprint: ca_fingerprint.clone(),
+                        principals: grant.principals.clone(),
+                    };
+                    let signature = state
+                        .log_key
+                        .sign(&statement.signed_bytes())
+                        .map_err(signing_failed)?;
+                    Some(
+                        Receipt {
+                            seq,
+                            signature: signature.as_bytes().to_vec(),
+                        }
+                        .encode(),
+                    )
+                }
+            };
+            let issued = sign_user_certificate(
+                state.user_ca.as_ref(),
+                &mut Rng(state.randomness.as_ref()),
+                &UserCertificateRequest {
+                    public_key: &client_key,
+                    user: &user.name,
+                    role: &grant.role,
+                    principals: &grant.principals,
+                    serial,
+                    now,
+                    backdate: grant.backdate,
+                    ttl: grant.ttl,
+                    extensions: &grant.extensions,
+                    critical_options: &critical_options,
+                    receipt: receipt.as_deref(),
+                },
+            )
+            .map_err(signing_failed)?;
+            let record = Record {
+                time: now,
+                policy_hash: state.policy.hash().to_string(),
+                event: Event::Issued(Box::new(Issuance {
+                    user: user.name.clone(),
+                    device: auth.device.fingerprint.clone(),
+                    role: grant.role.clone(),
+                    principals: grant.principals.clone(),
+                    serial,
+                    key_id: issued.key_id.clone(),
+                    client_key_fingerprint: client_fingerprint.clone(),
+                    valid_after: issued.valid_after,
+                    valid_before: issued.valid_before,
+                    extensions: grant.extensions.clone(),
+                    critical_options: critical_text.clone(),
+                    source_ip: source_ip.to_string(),
+                    ca_fingerprint: ca_fingerprint.clone(),
+                    certificate_sha256: issued.sha256.clone(),
+                    request_id: sanction.request_id.clone(),
+                    approvers: sanction.approvers.clone(),
+                    reason: sanction.reason.clone(),
+                    ticket: sanction.ticket.clone(),
+                    break_glass: grant.break_glass,
+                    out_of_hours: grant.out_of_hours,
+                })),
+            };
+            let row = CertificateRow {
                 serial,
-                now,
-                backdate: grant.backdate,
-                ttl: grant.ttl,
-                extensions: &grant.extensions,
-                critical_options: &critical_options,
-            },
-        )
-        .map_err(|e| match e {
-            jit_ca::Error::Certificate(reason) if reason.contains("principal") => {
-                AppError::new(ErrorCode::InvalidPrincipal, reason)
-            }
-            other => AppError::internal("certificate signing failed", other),
-        })?;
-        let record = Record {
-            time: now,
-            policy_hash: state.policy.hash().to_string(),
-            event: Event::Issued(Box::new(Issuance {
                 user: user.name.clone(),
-                device: auth.device.fingerprint.clone(),
                 role: grant.role.clone(),
-                principals: grant.principals.clone(),
-                serial,
                 key_id: issued.key_id.clone(),
-                client_key_fingerprint: jit_ca::device::fingerprint(&client_key),
                 valid_after: issued.valid_after,
                 valid_before: issued.valid_before,
-                extensions: grant.extensions.clone(),
-                critical_options: critical_options
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect(),
-                source_ip: source_ip.to_string(),
-                ca_fingerprint: state.user_ca.fingerprint(),
-                certificate_sha256: issued.sha256.clone(),
-                request_id: sanction.request_id.clone(),
-                approvers: sanction.approvers.clone(),
-                reason: sanction.reason.clone(),
-                ticket: sanction.ticket.clone(),
-                break_glass: grant.break_glass,
-                out_of_hours: grant.out_of_hours,
-            })),
-        };
-        let row = CertificateRow {
-            serial,
-            user: user.name.clone(),
-            role: grant.role.clone(),
-            key_id: issued.key_id.clone(),
-            valid_after: issued.valid_after,
-            valid_before: issued.valid_before,
-            ca_fingerprint: state.user_ca.fingerprint(),
+                ca_fingerprint: ca_fingerprint.clone(),
+            };
+            if let Ok(mut slot) = slot.lock() {
+                *slot = Some(issued);
+            }
+            Ok((record, row))
         };
         let links = IssuanceLinks {
             request_id: sanction.request_id.as_deref(),
@@ -302,8 +343,10 @@ async fn issue_for(
                 .break_glass
                 .then_some(sanction.reason.as_deref().unwrap_or_default()),
         };
-        match state.store.record_issuance(&record, &row, links).await {
-            Ok(log_index) => {
+        let outcome = state.store.record_issuance_at(Box::new(build), links).await;
+        let issued = slot.into_inner().ok().flatten();
+        match (outcome, issued) {
+            (Ok(log_index), Some(issued)) => {
                 tracing::info!(user = %user.name, role = %grant.role, serial, key_id = %issued.key_id, log_index, "certificate issued");
                 announce(state, &grant, &sanction, &user.name, serial, &issued.key_id).await;
                 return Ok(CertificateResponse {
@@ -319,12 +362,18 @@ async fn issue_for(
                     request_id: sanction.request_id,
                 });
             }
-            Err(jit_store::Error::SerialTaken) => continue,
-            Err(jit_store::Error::Conflict(reason)) => {
+            (Ok(_), None) => {
+                return Err(AppError::internal("issuance", "no certificate was built"))
+            }
+            (Err(jit_store::Error::SerialTaken), _) => continue,
+            (Err(jit_store::Error::Conflict(reason)), _) => {
                 return Err(AppError::new(ErrorCode::ApprovalRequired, reason)
                     .hint("the approved request was used or lapsed meanwhile; ask again with `jit request`"));
             }
-            Err(error) => {
+            (Err(jit_store::Error::Corrupt(reason)), _) => {
+                return Err(AppError::internal("issuance", reason))
+            }
+            (Err(error), _) => {
                 tracing::error!(%error, user = %user.name, "issuance log write failed; certificate discarded");
                 return Err(AppError::new(
                     ErrorCode::LogUnavailable,

@@ -47,6 +47,7 @@ fn user_certificate_line() -> String {
         ttl: std::time::Duration::from_secs(60),
         extensions: &[],
         critical_options: &[],
+        receipt: None,
     };
     jit_ca::user_cert::sign_user_certificate(&ca, &mut rand::rngs::OsRng, &request)
         .unwrap()

@@ -7,17 +7,32 @@
 use jit_log::{Entry, Record};
 use sqlx::{PgConnection, PgPool, Row as _};
 
-use crate::model::{CertificateRow, IssuanceLinks};
+use crate::model::IssuanceLinks;
 use crate::stored::{self, to_i64, to_u64};
+use crate::IssuanceBuilder;
 use crate::{rules, Error, Result};
 
-/// Append `record` after the chain head, inside the caller's transaction.
-async fn append_in(tx: &mut PgConnection, record: &Record) -> Result<u64> {
+/// Take the next sequence number (locking the chain head until the transaction ends);
+/// returns it with the previous entry's hash.
+async fn lock_head(tx: &mut PgConnection) -> Result<(u64, String)> {
+    // The UPDATE row-locks the head until the transaction ends.
     let row = sqlx::query("UPDATE log_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
         .fetch_one(&mut *tx)
         .await?;
-    let seq = to_u64(row.try_get::<i64, _>("seq")?);
-    let entry = rules::seal_after(&row.try_get::<String, _>("hash")?, seq, record)?;
+    Ok((
+        to_u64(row.try_get::<i64, _>("seq")?),
+        row.try_get::<String, _>("hash")?,
+    ))
+}
+
+/// Write `record` as entry `seq` after the entry whose hash is `previous`.
+async fn insert_entry(
+    tx: &mut PgConnection,
+    seq: u64,
+    previous: &str,
+    record: &Record,
+) -> Result<()> {
+    let entry = rules::seal_after(previous, seq, record)?;
     sqlx::query("INSERT INTO log_entries (seq, time, body, hash) VALUES ($1, $2, $3, $4)")
         .bind(to_i64(seq))
         .bind(to_i64(record.time))
@@ -29,6 +44,13 @@ async fn append_in(tx: &mut PgConnection, record: &Record) -> Result<u64> {
         .bind(&entry.hash)
         .execute(&mut *tx)
         .await?;
+    Ok(())
+}
+
+/// Append `record` after the chain head, inside the caller's write transaction.
+async fn append_in(tx: &mut PgConnection, record: &Record) -> Result<u64> {
+    let (seq, previous) = lock_head(tx).await?;
+    insert_entry(tx, seq, &previous, record).await?;
     Ok(seq)
 }
 
@@ -43,12 +65,14 @@ pub(super) async fn append(pool: &PgPool, record: &Record) -> Result<u64> {
 /// See [`crate::Store::record_issuance`].
 pub(super) async fn record_issuance(
     pool: &PgPool,
-    record: &Record,
-    certificate: &CertificateRow,
+    build: IssuanceBuilder<'_>,
     links: IssuanceLinks<'_>,
 ) -> Result<u64> {
     let mut tx = pool.begin().await?;
-    let seq = append_in(&mut tx, record).await?;
+    let (seq, previous) = lock_head(&mut tx).await?;
+    let (record, certificate) = build(seq)?;
+    let (record, certificate) = (&record, &certificate);
+    insert_entry(&mut tx, seq, &previous, record).await?;
     sqlx::query(
         "INSERT INTO certificates (serial, user_name, role, key_id, valid_after, valid_before, log_seq, ca_fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
