@@ -7,8 +7,8 @@ mod host;
 
 pub use approval::{ApproveArgs, DenyArgs, RequestArgs, RequestsArgs};
 pub use host::{
-    HostArgs, HostCommand, HostEnrollArgs, HostRenewArgs, HostSyncArgs, DEFAULT_DIR,
-    DEFAULT_HOST_KEY,
+    HostArgs, HostCommand, HostEnrollArgs, HostPrincipalsArgs, HostRenewArgs, HostSyncArgs,
+    DEFAULT_DIR, DEFAULT_HOST_KEY,
 };
 
 /// Just-in-time SSH access: short-lived SSH certificates from your jit server.

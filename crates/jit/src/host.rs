@@ -15,6 +15,7 @@
 
 pub mod enroll;
 pub mod krl;
+pub mod principals;
 pub mod renew;
 pub mod sync;
 
@@ -38,6 +39,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     match args.command {
         HostCommand::Enroll(args) => enroll::run(args).await,
         HostCommand::Renew(args) => renew::run(args).await,
+        HostCommand::Principals(args) => principals::run(args),
         HostCommand::Sync(args) => sync::run(args).await,
     }
 }

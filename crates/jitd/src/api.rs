@@ -57,6 +57,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/hosts/renew", post(crate::hosts::renew))
         .route("/v1/log/checkpoint", get(crate::transparency::checkpoint))
         .route("/v1/log/key", get(crate::transparency::key))
+        .route("/v1/log/key.pub", get(crate::transparency::key_text))
         .route("/v1/log/entries", get(crate::transparency::entries))
         .route(
             "/v1/log/proof/inclusion",

@@ -278,6 +278,11 @@ pub enum AuditCommand {
     },
     /// Print the signed checkpoints as JSON lines (for offline verification).
     Checkpoints,
+    /// Find records by user, principal, role, serial, time and type: a table, or JSON lines.
+    Search(SearchArgs),
+    /// The access report of a time window (who had which access; denials, approvals,
+    /// revocations, break-glass reviews) as HTML with a timeline, CSV or JSON.
+    Report(ReportArgs),
     /// Match sshd's "Accepted ... (serial N)" log lines to issuance records; flags logins with
     /// a serial the log does not have (a certificate minted outside jitd). Exit 1 if any.
     Join {
@@ -305,4 +310,134 @@ pub enum AuditCommand {
         #[arg(long)]
         by: Option<String>,
     },
+}
+
+/// `jitd audit search`: every filter given must match.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    jitd audit search --user alice --since 7days\n  \
+    jitd audit search --serial 14683068457210863261\n  \
+    jitd audit search --role break-glass --type issued,reviewed --json\n  \
+    jitd audit search --file jit-log.jsonl --type denied")]
+pub struct SearchArgs {
+    /// Records naming this person: as user or requester, approver, reviewer or revoker, or
+    /// as the user of a certificate the record reviews or revokes.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Records about a certificate with this principal (its issuance, review, revocation).
+    #[arg(long, value_name = "PRINCIPAL")]
+    pub principal: Option<String>,
+    /// Records about this role (for reviews and revocations: the certificate's role).
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+    /// Records about this certificate serial (issued, reviewed, revoked).
+    #[arg(long, value_name = "SERIAL")]
+    pub serial: Option<u64>,
+    /// Only records at or after this time (RFC 3339, Unix seconds, or an age like `2h`).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only records before this time (RFC 3339, Unix seconds, or an age like `2h`).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Only these record types (repeat, or separate with commas).
+    #[arg(long = "type", value_name = "TYPE", value_enum, value_delimiter = ',')]
+    pub types: Vec<RecordType>,
+    /// Search an export file (`jitd audit export`) instead of the database.
+    #[arg(long, value_name = "EXPORT")]
+    pub file: Option<PathBuf>,
+    /// Print JSON lines: `seq` followed by the record's fields.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A log record type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RecordType {
+    /// A certificate was issued.
+    Issued,
+    /// A certificate request was refused.
+    Denied,
+    /// A device finished enrollment.
+    Enrolled,
+    /// An operator changed a user.
+    User,
+    /// An access request was made.
+    Requested,
+    /// An approver decided a request.
+    Decided,
+    /// A break-glass review was closed.
+    Reviewed,
+    /// Certificates or a key were revoked.
+    Revoked,
+}
+
+impl RecordType {
+    /// The `type` field of such records.
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordType::Issued => "issued",
+            RecordType::Denied => "denied",
+            RecordType::Enrolled => "enrolled",
+            RecordType::User => "user",
+            RecordType::Requested => "requested",
+            RecordType::Decided => "decided",
+            RecordType::Reviewed => "reviewed",
+            RecordType::Revoked => "revoked",
+        }
+    }
+}
+
+/// `jitd audit report`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    jitd audit report --since 2026-11-01T00:00:00Z --until 2026-12-01T00:00:00Z --out november.html\n  \
+    jitd audit report --since 7days --format json > week.json\n  \
+    jitd audit report --since 7days --format csv --what denials > denials.csv\n\n\
+    Certificates are in the report when their validity overlaps the window; denials, \
+    requests, decisions, revocations and reviews when they were made inside it.")]
+pub struct ReportArgs {
+    /// Start of the window, inclusive (RFC 3339, Unix seconds, or an age like `7days`).
+    #[arg(long, value_name = "TIME")]
+    pub since: String,
+    /// End of the window, exclusive (default: now).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Output format: one HTML page with a timeline, CSV (one table), or one JSON document.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+    pub format: ReportFormat,
+    /// With --format csv: which table to print (default: grants).
+    #[arg(long, value_enum, value_name = "TABLE")]
+    pub what: Option<ReportTable>,
+    /// Report on an export file (`jitd audit export`) instead of the database.
+    #[arg(long, value_name = "EXPORT")]
+    pub file: Option<PathBuf>,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `jitd audit report --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// One self-contained HTML page (inline CSS and SVG, no script).
+    Html,
+    /// CSV of one table (see --what).
+    Csv,
+    /// One JSON document with every section.
+    Json,
+}
+
+/// `jitd audit report --what`: the table a CSV report holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportTable {
+    /// One row per certificate valid in the window.
+    Grants,
+    /// One row per refused certificate request.
+    Denials,
+    /// One row per access request, with its decisions.
+    Approvals,
+    /// One row per revocation.
+    Revocations,
+    /// One row per closed break-glass review.
+    Reviews,
 }

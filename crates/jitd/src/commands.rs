@@ -7,6 +7,7 @@ mod host;
 mod init;
 mod join;
 mod policy;
+pub mod report;
 mod revoke;
 mod serve;
 mod user;

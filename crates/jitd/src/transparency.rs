@@ -149,6 +149,16 @@ pub async fn key(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::
     ))
 }
 
+/// `GET /v1/log/key.pub`: the same key as one OpenSSH line (what hosts keep as log_key.pub).
+pub async fn key_text(State(state): State<Arc<AppState>>) -> Result<String, AppError> {
+    let line = state
+        .log_key
+        .public_key()
+        .to_openssh()
+        .map_err(|e| AppError::internal("log key", e))?;
+    Ok(line + "\n")
+}
+
 async fn auditor(state: &AppState, uri: &OriginalUri, headers: &HeaderMap) -> Result<(), AppError> {
     let path = uri.0.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let auth = authenticate_get(state, path, headers).await?;

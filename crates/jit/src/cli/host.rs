@@ -77,6 +77,32 @@ pub enum HostCommand {
         deploy/host/jit-host-sync.timer runs it every 5 minutes."
     )]
     Sync(HostSyncArgs),
+    /// sshd AuthorizedPrincipalsCommand for hosts that require log receipts: prints the
+    /// account's principals only for a certificate carrying a valid receipt signed by the log
+    /// key, so a certificate minted outside the jit log (a stolen CA key) is refused.
+    #[command(after_help = "sshd_config (instead of AuthorizedPrincipalsFile):\n  \
+        AuthorizedPrincipalsCommand /usr/local/bin/jit host principals --user %u --type %t --key %k\n  \
+        AuthorizedPrincipalsCommandUser nobody\n\n\
+        Principals come from DIR/principals/ACCOUNT (one per line); the log key from \
+        DIR/log_key.pub, which `jit host sync` keeps current.")]
+    Principals(HostPrincipalsArgs),
+}
+
+/// `jit host principals`.
+#[derive(Debug, Args)]
+pub struct HostPrincipalsArgs {
+    /// Directory with principals/ and log_key.pub.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DIR)]
+    pub dir: PathBuf,
+    /// The account being logged into (sshd's %u).
+    #[arg(long)]
+    pub user: String,
+    /// The key or certificate type (sshd's %t).
+    #[arg(long = "type")]
+    pub key_type: String,
+    /// The base64 key or certificate blob (sshd's %k).
+    #[arg(long)]
+    pub key: String,
 }
 
 /// `jit host enroll`.

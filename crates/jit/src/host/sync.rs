@@ -22,6 +22,9 @@ use crate::clock::{self, rfc3339, short_duration};
 use crate::error::{fail, failure_of, Failure};
 use crate::http::{Client, Fetched};
 
+/// The log public key (`GET /v1/log/key.pub`), for `jit host principals` receipt checks.
+pub const LOG_KEY: &str = "log_key.pub";
+
 /// sshd `TrustedUserCAKeys`, from `GET /v1/ca/user_ca.pub`.
 pub const USER_CA: &str = "user_ca.pub";
 /// sshd `RevokedKeys`, from `GET /v1/krl`.
@@ -98,6 +101,20 @@ pub async fn run(args: HostSyncArgs) -> anyhow::Result<()> {
         check_krl,
     )
     .await;
+
+    // Hosts that require log receipts need the log key; a failure here is only a warning.
+    if let Err(e) = refresh(
+        &client,
+        &args.dir,
+        LOG_KEY,
+        "/v1/log/key.pub",
+        None,
+        check_user_ca,
+    )
+    .await
+    {
+        eprintln!("jit: warning: {LOG_KEY} was not refreshed: {e:#}");
+    }
 
     let mut failures = Vec::new();
     match user_ca {

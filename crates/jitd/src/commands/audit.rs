@@ -1,30 +1,29 @@
-//! `jitd audit export` and `jitd audit verify`.
+//! `jitd audit export`, `verify`, `checkpoints`, `review` and `ack`; `join` is in
+//! [`super::join`], `search` and `report` in [`super::report`].
 
-use std::io::{BufRead as _, Write as _};
+use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use jit_log::Entry;
 
+use super::report::{parse_when, source};
 use crate::cli::AuditCommand;
-
-/// Page size when reading the log from the store.
-const PAGE: u64 = 1000;
 
 /// Export or verify the log.
 pub async fn run(data_dir: &Path, command: AuditCommand) -> anyhow::Result<ExitCode> {
     match command {
         AuditCommand::Export { since } => {
-            let since = since.as_deref().map(parse_since).transpose()?.unwrap_or(0);
+            let since = match since {
+                Some(text) => parse_when("--since", &text, super::now())?,
+                None => 0,
+            };
             let (_, store) = super::open(data_dir).await?;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let mut from = 1;
-            loop {
-                let page = store.log_entries(from, PAGE).await?;
-                let Some(last) = page.last() else { break };
-                from = last.seq + 1;
+            let mut pages = source::Pages::new(store.as_ref(), 1);
+            while let Some(page) = pages.next().await? {
                 for entry in &page {
                     if entry.record()?.time >= since {
                         serde_json::to_writer(&mut out, entry)?;
@@ -40,6 +39,8 @@ pub async fn run(data_dir: &Path, command: AuditCommand) -> anyhow::Result<ExitC
         }
         AuditCommand::Review { json } => review(data_dir, json).await,
         AuditCommand::Ack { serial, note, by } => ack(data_dir, serial, &note, by).await,
+        AuditCommand::Search(args) => super::report::run_search(data_dir, args).await,
+        AuditCommand::Report(args) => super::report::run_report(data_dir, args).await,
         AuditCommand::Checkpoints => {
             let (_, store) = super::open(data_dir).await?;
             for json in store.checkpoints().await? {
@@ -62,18 +63,11 @@ pub async fn run(data_dir: &Path, command: AuditCommand) -> anyhow::Result<ExitC
                         Some(path) => Some(read_key(path)?),
                         None => None,
                     };
-                    (read_export(&path)?, signed, key)
+                    (source::read_export(&path)?, signed, key)
                 }
                 None => {
                     let (config, store) = super::open(data_dir).await?;
-                    let mut entries = Vec::new();
-                    loop {
-                        let page = store.log_entries(entries.len() as u64 + 1, PAGE).await?;
-                        if page.is_empty() {
-                            break;
-                        }
-                        entries.extend(page);
-                    }
+                    let entries = source::all(store.as_ref()).await?;
                     let key = jit_ca::custody::public_key_of_file(
                         &config.path(data_dir, &config.log_key),
                     )?;
@@ -229,41 +223,4 @@ async fn ack(
         review.user, review.role
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn read_export(path: &Path) -> anyhow::Result<Vec<Entry>> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    std::io::BufReader::new(file)
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| !matches!(line, Ok(l) if l.trim().is_empty()))
-        .map(|(n, line)| {
-            let line = line?;
-            serde_json::from_str(&line)
-                .with_context(|| format!("{} line {}: not a log entry", path.display(), n + 1))
-        })
-        .collect()
-}
-
-/// `--since`: RFC 3339, Unix seconds, or an age like `2h`.
-fn parse_since(text: &str) -> anyhow::Result<u64> {
-    if let Ok(age) = humantime::parse_duration(text) {
-        return Ok(super::now().saturating_sub(age.as_secs()));
-    }
-    super::parse_time(text)
-        .map_err(|_| anyhow::anyhow!("--since {text:?} is not a time: use RFC 3339 (2026-01-31T12:00:00Z), Unix seconds, or an age like 2h"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn since_accepts_three_forms() {
-        assert_eq!(parse_since("1700000000").unwrap(), 1_700_000_000);
-        assert_eq!(parse_since("2023-11-14T22:13:20Z").unwrap(), 1_700_000_000);
-        assert!(parse_since("2h").unwrap() > 1_700_000_000);
-        assert!(parse_since("yesterday-ish").is_err());
-    }
 }

@@ -128,7 +128,11 @@ pub async fn run_report(data_dir: &Path, args: ReportArgs) -> anyhow::Result<Exi
     let window = Window::new(since, until)?;
     let entries = source::load(data_dir, args.file.as_deref()).await?;
     let report = Report::build(&entries, window)?;
-    let text = render(&report, args.format, args.what.unwrap_or(ReportTable::Grants))?;
+    let text = render(
+        &report,
+        args.format,
+        args.what.unwrap_or(ReportTable::Grants),
+    )?;
     match &args.out {
         Some(path) => {
             std::fs::write(path, text)
@@ -168,7 +172,10 @@ mod tests {
     #[test]
     fn times_come_in_three_forms() {
         let now = 1_800_000_000;
-        assert_eq!(parse_when("--since", "1700000000", now).unwrap(), 1_700_000_000);
+        assert_eq!(
+            parse_when("--since", "1700000000", now).unwrap(),
+            1_700_000_000
+        );
         assert_eq!(
             parse_when("--since", "2023-11-14T22:13:20Z", now).unwrap(),
             1_700_000_000

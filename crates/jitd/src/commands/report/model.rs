@@ -287,37 +287,35 @@ impl Report {
             .iter()
             .filter(before_end)
             .filter_map(|p| match &p.record.event {
-                Event::Issued(i) if window.overlaps(i.valid_after, i.valid_before) => {
-                    Some(Grant {
-                        seq: p.seq,
-                        issued_at: p.record.time,
-                        user: i.user.clone(),
-                        role: i.role.clone(),
-                        principals: i.principals.clone(),
-                        serial: i.serial,
-                        key_id: i.key_id.clone(),
-                        valid_after: i.valid_after,
-                        valid_before: i.valid_before,
-                        kind: if i.break_glass {
-                            GrantKind::BreakGlass
-                        } else if i.request_id.is_some() || !i.approvers.is_empty() {
-                            GrantKind::Approved
-                        } else {
-                            GrantKind::Normal
-                        },
-                        request_id: i.request_id.clone(),
-                        approvers: i.approvers.clone(),
-                        reason: i.reason.clone(),
-                        ticket: i.ticket.clone(),
-                        out_of_hours: i.out_of_hours,
-                        source_ip: i.source_ip.clone(),
-                        revoked_at: revoked_at
-                            .get(&i.serial)
-                            .copied()
-                            .filter(|t| *t < i.valid_before),
-                        reviewed_by: reviewed_by.get(&i.serial).cloned(),
-                    })
-                }
+                Event::Issued(i) if window.overlaps(i.valid_after, i.valid_before) => Some(Grant {
+                    seq: p.seq,
+                    issued_at: p.record.time,
+                    user: i.user.clone(),
+                    role: i.role.clone(),
+                    principals: i.principals.clone(),
+                    serial: i.serial,
+                    key_id: i.key_id.clone(),
+                    valid_after: i.valid_after,
+                    valid_before: i.valid_before,
+                    kind: if i.break_glass {
+                        GrantKind::BreakGlass
+                    } else if i.request_id.is_some() || !i.approvers.is_empty() {
+                        GrantKind::Approved
+                    } else {
+                        GrantKind::Normal
+                    },
+                    request_id: i.request_id.clone(),
+                    approvers: i.approvers.clone(),
+                    reason: i.reason.clone(),
+                    ticket: i.ticket.clone(),
+                    out_of_hours: i.out_of_hours,
+                    source_ip: i.source_ip.clone(),
+                    revoked_at: revoked_at
+                        .get(&i.serial)
+                        .copied()
+                        .filter(|t| *t < i.valid_before),
+                    reviewed_by: reviewed_by.get(&i.serial).cloned(),
+                }),
                 _ => None,
             })
             .collect();
@@ -480,8 +478,16 @@ fn summary(report: &Report) -> Summary {
     let count = |f: fn(&Grant) -> bool| grants.iter().filter(|g| f(g)).count();
     Summary {
         grants: grants.len(),
-        users: grants.iter().map(|g| &g.user).collect::<BTreeSet<_>>().len(),
-        roles: grants.iter().map(|g| &g.role).collect::<BTreeSet<_>>().len(),
+        users: grants
+            .iter()
+            .map(|g| &g.user)
+            .collect::<BTreeSet<_>>()
+            .len(),
+        roles: grants
+            .iter()
+            .map(|g| &g.role)
+            .collect::<BTreeSet<_>>()
+            .len(),
         approved: count(|g| g.kind == GrantKind::Approved),
         break_glass: count(|g| g.kind == GrantKind::BreakGlass),
         break_glass_unreviewed: count(|g| {

@@ -55,8 +55,7 @@ impl Filter {
         let related = certificates.of(record);
         let time_ok = self.since.is_none_or(|since| record.time >= since)
             && self.until.is_none_or(|until| record.time < until);
-        let type_ok =
-            self.types.is_empty() || self.types.contains(&view::type_name(&record.event));
+        let type_ok = self.types.is_empty() || self.types.contains(&view::type_name(&record.event));
         let user_ok = self.user.as_deref().is_none_or(|user| {
             people(record).contains(&user) || related.iter().any(|i| i.user == user)
         });
@@ -84,7 +83,10 @@ fn people(record: &Record) -> Vec<&str> {
         Event::Decided(d) => vec![&d.requester, &d.approver],
         Event::Reviewed(r) => vec![&r.reviewer],
         Event::Revoked(r) => {
-            let by = r.revoked_by.strip_suffix(" (self)").unwrap_or(&r.revoked_by);
+            let by = r
+                .revoked_by
+                .strip_suffix(" (self)")
+                .unwrap_or(&r.revoked_by);
             let mut names = vec![by];
             if r.kind == "user" {
                 names.push(&r.target);

@@ -147,7 +147,8 @@ fn span(grant: &Grant, x: &dyn Fn(u64) -> f64) -> (f64, f64) {
     (start, x(grant.valid_before).max(start + 4.0))
 }
 
-fn colour(kind: GrantKind) -> &'static str {
+/// The colour of a bar (and of the kind label in the tables).
+pub fn colour(kind: GrantKind) -> &'static str {
     match kind {
         GrantKind::BreakGlass => BREAK_GLASS,
         GrantKind::Approved => APPROVED,

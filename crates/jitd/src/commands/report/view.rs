@@ -161,10 +161,7 @@ pub fn detail(event: &Event) -> String {
             ];
             if !i.approvers.is_empty() {
                 let request = i.request_id.as_deref().unwrap_or("?");
-                parts.push(format!(
-                    "approved by {} ({request})",
-                    i.approvers.join(",")
-                ));
+                parts.push(format!("approved by {} ({request})", i.approvers.join(",")));
             }
             if i.break_glass {
                 parts.push("BREAK-GLASS".into());
@@ -198,10 +195,7 @@ pub fn detail(event: &Event) -> String {
         }
         Event::Decided(d) => {
             let verb = if d.approve { "approved" } else { "denied" };
-            let mut text = format!(
-                "{} {verb} by {}, now {}",
-                d.request_id, d.approver, d.state
-            );
+            let mut text = format!("{} {verb} by {}, now {}", d.request_id, d.approver, d.state);
             if let Some(reason) = &d.reason {
                 text.push_str(&format!("; note {reason:?}"));
             }
