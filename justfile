@@ -27,3 +27,8 @@ deps:
 # Format the code.
 fmt:
     cargo fmt --all
+
+# Benchmark certificate issuance on 127.0.0.1 (release jitd; flags go to jit-bench, see docs/benchmarks.md).
+bench *ARGS:
+    cargo build --release -p jitd -p jit-bench
+    ./target/release/jit-bench --jitd ./target/release/jitd {{ARGS}}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what `just test`, `just demo` and `just bench` need when it is missing:
-# OpenSSH server and client (sshd, ssh, ssh-agent, ssh-add, ssh-keygen) and the
-# PostgreSQL 15 server binaries (the tests start their own throwaway cluster on 127.0.0.1).
+# OpenSSH server and client (sshd, ssh, ssh-agent, ssh-add, ssh-keygen), the
+# PostgreSQL 15 server binaries (the tests start their own throwaway cluster on 127.0.0.1)
+# and Chromium (tests/tests/report_browser.rs screenshots the HTML audit report headless).
 # Debian/Ubuntu, as root or via sudo.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ for tool in /usr/sbin/sshd ssh ssh-agent ssh-add ssh-keygen; do
     fi
 done
 [[ -x /usr/lib/postgresql/15/bin/initdb ]] || packages+=(postgresql-15)
+[[ -x /usr/bin/chromium ]] || packages+=(chromium)
 if ((${#packages[@]} == 0)); then
     exit 0
 fi
@@ -28,7 +30,7 @@ if [[ $(id -u) -ne 0 ]]; then
     fi
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "error: apt-get is not available; install ${packages[*]} (OpenSSH server/client, PostgreSQL 15 server) with your package manager" >&2
+    echo "error: apt-get is not available; install ${packages[*]} (OpenSSH server/client, PostgreSQL 15 server, Chromium) with your package manager" >&2
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive

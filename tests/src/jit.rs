@@ -120,18 +120,63 @@ impl Ca {
 
     /// Start `jitd serve` and wait until it accepts connections.
     pub fn start(&mut self) {
-        let mut cmd = Command::new(binary("jitd"));
-        cmd.arg("--data-dir")
-            .arg(self.data_dir())
-            .args(["serve", "--passphrase-file", &self.passphrase_file()])
-            .env("RUST_LOG", "info");
-        let guard = ChildGuard::spawn("jitd serve", &mut cmd);
-        assert!(
-            wait_for_port(self.port, Duration::from_secs(20)).is_some(),
-            "jitd did not start listening: {:?}",
-            guard.stderr_lines()
-        );
-        self.server = Some(guard);
+        self.server = Some(serve(
+            &self.data_dir(),
+            &self.passphrase_file(),
+            None,
+            self.port,
+        ));
+    }
+
+    /// Point `database = ...` in jitd.toml at `url` (a `postgres://` URL, say). Admin
+    /// commands use it at once, `jitd serve` at its next start, and replicas started
+    /// afterwards copy it. `jitd init` made a SQLite database: switch before adding users.
+    pub fn use_database(&self, url: &str) {
+        let path = self.data_dir().join("jitd.toml");
+        let text = std::fs::read_to_string(&path).expect("read jitd.toml");
+        let mut replaced = false;
+        let lines: Vec<String> = text
+            .lines()
+            .map(|line| {
+                if line.trim_start().starts_with("database") && line.contains('=') {
+                    replaced = true;
+                    format!("database = \"{url}\"")
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect();
+        assert!(replaced, "jitd.toml has a `database = ...` line: {text}");
+        std::fs::write(&path, lines.join("\n") + "\n").expect("write jitd.toml");
+    }
+
+    /// Start another `jitd serve` from a copy of this CA's data directory (same CA and log
+    /// keys, TLS certificate and key, policy and jitd.toml, so the same database) on another
+    /// port (`jitd serve --listen 127.0.0.1:PORT`), as an operator deploys a replica. The
+    /// TLS certificate is for 127.0.0.1, so clients pinned to it trust every replica.
+    pub fn start_replica(&self) -> Replica {
+        let dir = scratch_dir("jit-replica-");
+        let data = dir.path().join("data");
+        copy_dir(&self.data_dir(), &data);
+        let port = free_port();
+        let server = serve(&data, &self.passphrase_file(), Some(port), port);
+        Replica {
+            dir,
+            port,
+            server: Some(server),
+        }
+    }
+
+    /// `https://127.0.0.1:PORT` of this CA's own server.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL the server (no draining, no last checkpoint) and reap it.
+    pub fn kill(&mut self) {
+        if let Some(mut guard) = self.server.take() {
+            kill(&mut guard);
+        }
     }
 
     /// Stop the server with SIGTERM; returns whether it exited cleanly, and its log.
@@ -202,6 +247,102 @@ impl Ca {
             .iter()
             .filter(|r| r["type"] == "issued")
             .count()
+    }
+}
+
+/// Run `jitd --data-dir DATA serve` (on `listen` when given) and wait until `port` accepts
+/// connections.
+fn serve(data: &Path, passphrase_file: &str, listen: Option<u16>, port: u16) -> ChildGuard {
+    let mut cmd = Command::new(binary("jitd"));
+    cmd.arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--passphrase-file", passphrase_file])
+        .env("RUST_LOG", "info");
+    if let Some(listen) = listen {
+        cmd.arg("--listen").arg(format!("127.0.0.1:{listen}"));
+    }
+    let guard = ChildGuard::spawn("jitd serve", &mut cmd);
+    assert!(
+        wait_for_port(port, Duration::from_secs(20)).is_some(),
+        "jitd did not start listening on 127.0.0.1:{port}: {:?}",
+        guard.stderr_lines()
+    );
+    guard
+}
+
+/// SIGKILL a guarded server and wait (at most 10 s) until it is gone.
+fn kill(guard: &mut ChildGuard) {
+    guard.signal("KILL");
+    assert!(
+        guard.wait_timeout(Duration::from_secs(10)).is_some(),
+        "{} survived SIGKILL",
+        guard.name()
+    );
+}
+
+/// Copy a directory tree (files keep their permission bits, as `fs::copy` does).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy's directory");
+    for entry in std::fs::read_dir(from).expect("read the data directory") {
+        let entry = entry.expect("a directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a data file");
+        }
+    }
+}
+
+/// A second `jitd serve` on a copy of a [`Ca`]'s data directory ([`Ca::start_replica`]);
+/// stopped (SIGTERM) when dropped.
+pub struct Replica {
+    dir: TempDir,
+    port: u16,
+    server: Option<ChildGuard>,
+}
+
+impl Replica {
+    /// The API port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// The copied data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// SIGKILL the replica (`kill -9`) and reap it.
+    pub fn kill(&mut self) {
+        if let Some(mut guard) = self.server.take() {
+            kill(&mut guard);
+        }
+    }
+
+    /// Whether the replica's process still runs.
+    pub fn is_running(&mut self) -> bool {
+        self.server.as_mut().is_some_and(ChildGuard::is_running)
+    }
+
+    /// Stop the replica with SIGTERM; returns whether it exited cleanly, and its log.
+    pub fn stop(&mut self) -> (bool, Vec<String>) {
+        let mut guard = self.server.take().expect("the replica is running");
+        let status = guard.terminate();
+        (status.success(), guard.stderr_lines())
+    }
+
+    /// The replica's log so far.
+    pub fn server_log(&self) -> Vec<String> {
+        self.server
+            .as_ref()
+            .map(ChildGuard::stderr_lines)
+            .unwrap_or_default()
     }
 }
 
@@ -354,4 +495,239 @@ impl Engineer {
             .expect("write the certificate");
         response
     }
+}
+
+/// An engineer enrolled over the API from inside the test process: the same requests
+/// `jit enroll` and `jit ssh` send (`POST /v1/enroll`, then `/v1/enroll/confirm` and
+/// `/v1/certificates` signed by the device key), with the device key and TOTP secret in
+/// memory, so load tests need no process per engineer.
+pub struct ApiEngineer {
+    user: String,
+    tls_sha256: String,
+    device: ssh_key::PrivateKey,
+    secret: jit_mfa::TotpSecret,
+    /// The newest TOTP time step handed out by [`ApiEngineer::next_code`] (or used up).
+    last_step: std::sync::Mutex<u64>,
+}
+
+/// Seconds before the end of a time step after which [`ApiEngineer::next_code`] no longer
+/// hands out the code of the step before it (it might reach the server too late).
+const STEP_MARGIN: u64 = 5;
+
+impl ApiEngineer {
+    /// Enroll with the enrollment token `token` through `client` (any replica), confirming
+    /// the device with [`ApiEngineer::next_code`] (which uses up that time step).
+    pub async fn enroll(client: &jit::http::Client, token: &str) -> anyhow::Result<ApiEngineer> {
+        use ssh_key::rand_core::OsRng;
+        let token = jit_proto::token::EnrollmentToken::decode(token)?;
+        let device = ssh_key::PrivateKey::random(&mut OsRng, ssh_key::Algorithm::Ed25519)?;
+        let request = jit_proto::api::EnrollRequest {
+            token_secret: token.secret.clone(),
+            device_public_key: device.public_key().to_openssh()?,
+            device_name: "jit-e2e".into(),
+        };
+        let response: jit_proto::api::EnrollResponse = client.post("/v1/enroll", &request).await?;
+        let engineer = ApiEngineer {
+            user: response.user,
+            tls_sha256: token.tls_sha256,
+            device,
+            secret: jit_mfa::TotpSecret::from_base32(&response.totp_secret)?,
+            last_step: std::sync::Mutex::new(0),
+        };
+        let confirm = jit_proto::api::EnrollConfirmRequest {
+            freshness: jit::signing::freshness(unix_now()),
+            otp: engineer.next_code().await,
+        };
+        let _: jit_proto::api::Whoami = client
+            .post_signed("/v1/enroll/confirm", &confirm, &engineer.device)
+            .await?;
+        Ok(engineer)
+    }
+
+    /// The user name.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The pinned TLS certificate's SHA-256 (hex), as the enrollment token carried it.
+    pub fn tls_sha256(&self) -> &str {
+        &self.tls_sha256
+    }
+
+    /// The TOTP code for unix time `unix_seconds`, as the authenticator app shows it then.
+    pub fn code_at(&self, unix_seconds: u64) -> String {
+        jit_mfa::code_at(&self.secret, unix_seconds)
+    }
+
+    /// The code of the oldest time step the server accepts now (it accepts the steps before
+    /// and after the current one) that is newer than every step handed out so far. Codes are
+    /// single use, so an engineer gets about two certificates per 30 s step: this waits (at
+    /// most one step) when the steps within reach are used up.
+    pub async fn next_code(&self) -> String {
+        let step = jit_mfa::STEP_SECONDS;
+        let deadline = std::time::Instant::now() + Duration::from_secs(2 * step);
+        loop {
+            let now = unix_now();
+            let current = now / step;
+            let oldest = match now % step < step - STEP_MARGIN {
+                true => current.saturating_sub(1),
+                false => current,
+            };
+            {
+                let mut last = self.last_step.lock().unwrap_or_else(|e| e.into_inner());
+                let next = (*last + 1).max(oldest);
+                if next <= current + 1 {
+                    *last = next;
+                    return self.code_at(next * step);
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no TOTP step came within reach"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// A certificate request for `role` with `otp`: a fresh Ed25519 key to certify (never
+    /// reused) and fresh freshness fields (timestamp and nonce), like `jit ssh` sends.
+    fn certificate_request(
+        &self,
+        role: &str,
+        otp: &str,
+    ) -> anyhow::Result<jit_proto::api::CertificateRequest> {
+        use ssh_key::rand_core::OsRng;
+        let key = ssh_key::PrivateKey::random(&mut OsRng, ssh_key::Algorithm::Ed25519)?;
+        Ok(jit_proto::api::CertificateRequest {
+            freshness: jit::signing::freshness(unix_now()),
+            role: Some(role.into()),
+            host: None,
+            ttl_seconds: None,
+            public_key: key.public_key().to_openssh()?,
+            otp: otp.into(),
+            reason: None,
+            ticket: None,
+        })
+    }
+
+    /// Ask for a certificate for `role` with `otp` through the `jit` client, signed by the
+    /// device key.
+    pub async fn certify(
+        &self,
+        client: &jit::http::Client,
+        role: &str,
+        otp: &str,
+    ) -> anyhow::Result<jit_proto::api::CertificateResponse> {
+        let request = self.certificate_request(role, otp)?;
+        client
+            .post_signed("/v1/certificates", &request, &self.device)
+            .await
+    }
+
+    /// A certificate request, built and device-signed now, to send later with
+    /// [`send_raw`] (so many can reach the server at the same moment).
+    pub fn prepare(&self, role: &str, otp: &str) -> anyhow::Result<SignedRequest> {
+        let body = serde_json::to_vec(&self.certificate_request(role, otp)?)?;
+        let headers = jit::signing::sign(&self.device, "POST", "/v1/certificates", &body)?;
+        Ok(SignedRequest {
+            body,
+            device: headers.device,
+            signature: headers.signature,
+        })
+    }
+
+    /// A plain HTTPS client pinned to the server's TLS certificate, for [`send_raw`].
+    pub fn raw_client(&self) -> anyhow::Result<reqwest::Client> {
+        let pin = jit::tls::parse_pin(&self.tls_sha256)?;
+        let tls = jit::tls::pinned_client_config(pin, jit::tls::MismatchRecord::default())?;
+        Ok(reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .timeout(Duration::from_secs(30))
+            .build()?)
+    }
+
+    /// Like [`ApiEngineer::certify`], but the raw HTTP status and body come back as the
+    /// server sent them.
+    pub async fn certify_raw(
+        &self,
+        base_url: &str,
+        role: &str,
+        otp: &str,
+    ) -> anyhow::Result<(u16, String)> {
+        send_raw(&self.raw_client()?, base_url, &self.prepare(role, otp)?).await
+    }
+}
+
+/// A device-signed certificate request ([`ApiEngineer::prepare`]).
+pub struct SignedRequest {
+    body: Vec<u8>,
+    device: String,
+    signature: String,
+}
+
+/// `POST base_url/v1/certificates` with a prepared request; the HTTP status and body.
+pub async fn send_raw(
+    http: &reqwest::Client,
+    base_url: &str,
+    request: &SignedRequest,
+) -> anyhow::Result<(u16, String)> {
+    let response = http
+        .post(format!("{base_url}/v1/certificates"))
+        .header("content-type", "application/json")
+        .header(jit_proto::signing::HEADER_DEVICE, &request.device)
+        .header(jit_proto::signing::HEADER_SIGNATURE, &request.signature)
+        .body(request.body.clone())
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    Ok((status, response.text().await?))
+}
+
+impl Engineer {
+    /// This engineer's enrolled device and TOTP secret, for in-process API requests.
+    pub fn api(&self) -> ApiEngineer {
+        let home = jit::home::Home::at(self.home());
+        let config = home.confirmed_config().expect("a confirmed enrollment");
+        ApiEngineer {
+            user: config.user,
+            tls_sha256: config.tls_sha256,
+            device: home.load_device_key().expect("the device key"),
+            secret: jit_mfa::TotpSecret::from_base32(&self.secret).expect("the TOTP secret"),
+            // `jit enroll --confirm` used a code no newer than the current step
+            last_step: std::sync::Mutex::new(unix_now() / jit_mfa::STEP_SECONDS),
+        }
+    }
+}
+
+/// A jit API client for `https://127.0.0.1:PORT`, pinned to `tls_sha256`.
+pub fn api_client(port: u16, tls_sha256: &str) -> jit::http::Client {
+    jit::http::Client::new(&format!("https://127.0.0.1:{port}"), tls_sha256).expect("an API client")
+}
+
+/// The HTTP status a jit API call got: 200 for success, the status of the server's error
+/// code (jitd answers every error with `ErrorCode::http_status`), `None` when no HTTP
+/// answer came (connection refused or cut).
+pub fn http_status<T>(result: &anyhow::Result<T>) -> Option<u16> {
+    match result {
+        Ok(_) => Some(200),
+        Err(error) => jit::error::server_code(error).map(jit_proto::ErrorCode::http_status),
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time after 1970")
+        .as_secs()
+}
+
+/// SHA-256 (hex) of an OpenSSH certificate's binary encoding, which the issuance record
+/// binds (`certificate_sha256`).
+pub fn certificate_sha256(openssh: &str) -> String {
+    use sha2::Digest as _;
+    let certificate = ssh_key::Certificate::from_openssh(openssh.trim()).expect("a certificate");
+    hex::encode(sha2::Sha256::digest(
+        certificate.to_bytes().expect("encode the certificate"),
+    ))
 }

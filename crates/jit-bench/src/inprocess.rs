@@ -87,6 +87,7 @@ pub fn measure(each: Duration) -> anyhow::Result<Limit> {
                 ttl: Duration::from_secs(300),
                 extensions: &extensions,
                 critical_options: &[],
+                receipt: None,
             },
         )
         .map(drop)

@@ -15,7 +15,7 @@ use jit_proto::ErrorBody;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::server::cpu_seconds;
+use crate::cpu::{Meter, Usage};
 use crate::users::{Pool, Prepared, Shortage, CERTIFICATES_PATH};
 
 /// Longest wait for one request (well inside the server's 60 s freshness window).
@@ -72,10 +72,8 @@ pub struct PhaseResult {
     pub elapsed: Duration,
     /// Latency of the 200 responses, in microseconds, sorted.
     pub latencies_us: Vec<u64>,
-    /// CPU cores jitd kept busy on average over the phase (CPU seconds ÷ elapsed).
-    pub server_cores: Option<f64>,
-    /// The same for the benchmark's own process (the load generator).
-    pub client_cores: Option<f64>,
+    /// Where the CPU went while the phase ran.
+    pub cpu: Usage,
 }
 
 impl PhaseResult {
@@ -217,13 +215,13 @@ impl Tally {
     }
 }
 
-/// Sign the phase's requests, warm the connections, then run the phase against the
-/// server whose process ID is `server_pid` (for its CPU time).
+/// Sign the phase's requests, warm the connections, then run the phase, reading the CPU
+/// time of the parties with `meter`.
 pub async fn run_phase(
     client: &Client,
     pool: &mut Pool,
     phase: &Phase,
-    server_pid: u32,
+    meter: &Meter,
 ) -> anyhow::Result<PhaseResult> {
     let requests = match pool.prepare(phase.requests) {
         Err(error) if error.is::<Shortage>() => {
@@ -241,8 +239,7 @@ pub async fn run_phase(
         PhaseKind::Open { in_flight, .. } => in_flight,
     };
     client.warm(connections).await?;
-    let server_pid = server_pid.to_string();
-    let cpu_before = (cpu_seconds(&server_pid), cpu_seconds("self"));
+    let cpu_before = meter.read();
     let started = Instant::now();
     let (mut tally, unsent) = match phase.kind {
         PhaseKind::Closed { concurrency } => {
@@ -252,10 +249,7 @@ pub async fn run_phase(
             open(client, requests, rate, in_flight, started, phase.time_cap).await?
         }
     };
-    let wall = started.elapsed().as_secs_f64().max(1e-9);
-    let cores = |before: Option<f64>, pid: &str| Some((cpu_seconds(pid)? - before?) / wall);
-    let server_cores = cores(cpu_before.0, &server_pid);
-    let client_cores = cores(cpu_before.1, "self");
+    let cpu = meter.read().usage_since(&cpu_before);
     tally.latencies_us.sort_unstable();
     let elapsed = tally.last_done.unwrap_or(started).duration_since(started);
     Ok(PhaseResult {
@@ -266,8 +260,7 @@ pub async fn run_phase(
         unsent,
         elapsed,
         latencies_us: tally.latencies_us,
-        server_cores,
-        client_cores,
+        cpu,
     })
 }
 

@@ -8,16 +8,21 @@
 //! - [`load`]: closed-loop (fixed concurrency) and open-loop (fixed offered rate) phases.
 //! - [`inprocess`]: request-signature verification + certificate signing on one core.
 //! - [`disk`]: appends + `fdatasync` per second, the ceiling of durable commits here.
+//! - [`cpu`]: where the CPU went in each phase (jitd, PostgreSQL, the bench, the rest).
 //! - [`profile`]: an optional `perf` sample of the server.
-//! - [`postgres`]: whether the PostgreSQL backend can be measured in this build.
+//! - [`postgres`]: a throwaway, durable PostgreSQL 15 cluster for `--backend postgres`.
 //! - [`report`]: the machine, the Markdown tables and `docs/benchmarks.md`.
 //!
 //! Every phase is bounded in requests and in time, and all traffic stays on 127.0.0.1.
 #![forbid(unsafe_code)]
 
+mod cpu;
 mod disk;
 mod inprocess;
 mod load;
+/// The store tests' throwaway-cluster harness (std only, made to be reused like this).
+#[path = "../../jit-store/tests/support/postgres.rs"]
+mod pg_harness;
 mod postgres;
 mod profile;
 mod report;
@@ -156,9 +161,23 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let scratch = std::env::temp_dir();
     let disk_syncs_per_sec = disk::syncs_per_sec(&scratch, Duration::from_secs(1))?;
     println!(
-        "disk under {}: {disk_syncs_per_sec:.0} appends + fdatasync per second\n",
+        "disk under {}: {disk_syncs_per_sec:.0} appends + fdatasync per second",
         scratch.display()
     );
+    let idle_check =
+        tokio::task::spawn_blocking(|| cpu::machine_busy_cores(Duration::from_secs(2)))
+            .await
+            .ok()
+            .flatten();
+    if let Some(busy) = idle_check {
+        println!("CPU busy before the run (2 s, whole machine): {busy:.2} cores");
+        if busy > 0.2 {
+            println!(
+                "WARNING: the machine is not idle; the numbers below will be low (see \"other CPU\")"
+            );
+        }
+    }
+    println!();
 
     let mut backends = Vec::new();
     let mut failed = false;
@@ -188,6 +207,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         backends,
         limit,
         disk_syncs_per_sec,
+        busy_before: idle_check,
         scale: args.scale,
     };
     println!("\n{}", run.summary_markdown());
@@ -224,7 +244,7 @@ async fn run_backend(jitd: &Path, backend: Backend, args: &Args) -> anyhow::Resu
         .context("cannot make a temporary directory")?;
     let cluster = match backend {
         Backend::Sqlite => None,
-        Backend::Postgres => Some(postgres::Cluster::start(work.path()).await?),
+        Backend::Postgres => Some(postgres::Cluster::start().await?),
     };
     let database = cluster.as_ref().map(|c| c.url().to_string());
     let server = server::Jitd::start(jitd, &work.path().join("jitd"), database.as_deref()).await?;
@@ -258,16 +278,18 @@ async fn run_backend(jitd: &Path, backend: Backend, args: &Args) -> anyhow::Resu
     );
 
     let client = load::Client::new(server.base_url(), server.tls_pin())?;
+    let meter = cpu::Meter::new(server.pid(), cluster.as_ref().and_then(|c| c.port()));
     let mut results = Vec::new();
     for phase in &plan {
-        let result = load::run_phase(&client, &mut pool, phase, server.pid()).await?;
+        let result = load::run_phase(&client, &mut pool, phase, &meter).await?;
         println!("{}", report::phase_line(&result));
         results.push(result);
     }
     let profile = match args.profile {
-        true => Some(
-            profile::sample(&client, &mut pool, &profile_phase(args.scale), server.pid()).await,
-        ),
+        true => {
+            let phase = profile_phase(args.scale);
+            Some(profile::sample(&client, &mut pool, &phase, &meter, server.pid()).await)
+        }
         false => None,
     };
     let peak_rss_kib = server.peak_rss_kib()?;

@@ -4,6 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::cpu::Meter;
 use crate::load::{self, Client, Phase, PhaseResult};
 use crate::users::Pool;
 
@@ -38,7 +39,13 @@ impl Profile {
 }
 
 /// Run `phase` while `perf` samples process `pid`.
-pub async fn sample(client: &Client, pool: &mut Pool, phase: &Phase, pid: u32) -> Profile {
+pub async fn sample(
+    client: &Client,
+    pool: &mut Pool,
+    phase: &Phase,
+    meter: &Meter,
+    pid: u32,
+) -> Profile {
     let usable = Command::new("perf")
         .arg("--version")
         .stdout(Stdio::null())
@@ -63,7 +70,7 @@ pub async fn sample(client: &Client, pool: &mut Pool, phase: &Phase, pid: u32) -
         Err(error) => return Profile::unavailable(format!("cannot start perf record: {error}")),
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let phase = load::run_phase(client, pool, phase, pid).await;
+    let phase = load::run_phase(client, pool, phase, meter).await;
     let deadline = Instant::now() + Duration::from_secs(SECONDS + 10);
     let recorded = loop {
         match recorder.try_wait() {

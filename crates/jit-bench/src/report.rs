@@ -102,13 +102,13 @@ impl BackendReport {
     /// The phase table and its error notes.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
-        out.push_str("| phase | sent | certificates | errors | not sent (cap) | seconds | certificates/s | p50 ms | p99 ms | p99.9 ms | jitd CPU | bench CPU |\n");
-        out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        out.push_str("| phase | sent | certificates | errors | not sent (cap) | seconds | certificates/s | p50 ms | p99 ms | p99.9 ms | jitd CPU | PostgreSQL CPU | bench CPU | other CPU |\n");
+        out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for r in &self.phases {
             let errors: usize = r.errors.values().sum();
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {:.2} | {:.0} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {:.2} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
                 r.phase.name,
                 r.sent,
                 r.certificates,
@@ -119,11 +119,13 @@ impl BackendReport {
                 ms(r.quantile_ms(0.50)),
                 ms(r.quantile_ms(0.99)),
                 ms(r.quantile_ms(0.999)),
-                cores(r.server_cores),
-                cores(r.client_cores),
+                cores(r.cpu.jitd),
+                cores(r.cpu.postgres),
+                cores(r.cpu.bench),
+                cores(r.cpu.other),
             );
         }
-        out.push_str("\nCPU columns: cores kept busy on average (CPU seconds ÷ wall seconds; the machine has `nproc` of them).\n");
+        out.push_str("\nCPU columns: cores kept busy on average (CPU seconds ÷ wall seconds; the machine has `nproc` of them). \"other\" is every other process plus the kernel's own work: well above 0.1 means something else ran on the machine and the phase is understated.\n");
         for r in self.phases.iter().filter(|r| !r.errors.is_empty()) {
             let list: Vec<String> = r.errors.iter().map(|(k, n)| format!("{n} × {k}")).collect();
             let _ = writeln!(out, "\nerrors in {}: {}", r.phase.name, list.join(", "));
@@ -197,7 +199,7 @@ fn ms(value: Option<f64>) -> String {
 pub fn phase_line(r: &PhaseResult) -> String {
     let errors: usize = r.errors.values().sum();
     format!(
-        "  {:<26} {:>5} certificates in {:>5.2}s = {:>4.0}/s  p50 {} ms  p99 {} ms  p99.9 {} ms  errors {}  not sent {}  jitd CPU {}  bench CPU {}",
+        "  {:<26} {:>5} certificates in {:>5.2}s = {:>4.0}/s  p50 {} ms  p99 {} ms  p99.9 {} ms  errors {}  not sent {}  CPU: jitd {} pg {} bench {} other {}",
         r.phase.name,
         r.certificates,
         r.elapsed.as_secs_f64(),
@@ -207,8 +209,10 @@ pub fn phase_line(r: &PhaseResult) -> String {
         ms(r.quantile_ms(0.999)),
         errors,
         r.unsent,
-        cores(r.server_cores),
-        cores(r.client_cores)
+        cores(r.cpu.jitd),
+        cores(r.cpu.postgres),
+        cores(r.cpu.bench),
+        cores(r.cpu.other)
     )
 }
 
@@ -223,6 +227,8 @@ pub struct RunReport {
     pub limit: Limit,
     /// Appends + `fdatasync` per second on the disk holding the data directory.
     pub disk_syncs_per_sec: f64,
+    /// Cores the machine kept busy just before the run (0 on an idle machine).
+    pub busy_before: Option<f64>,
     /// `--scale`.
     pub scale: f64,
 }
@@ -275,7 +281,19 @@ impl RunReport {
         if self.scale != 1.0 {
             let _ = write!(out, " with `--scale {}`", self.scale);
         }
-        out.push_str(".\n\n");
+        out.push('.');
+        if let Some(busy) = self.busy_before {
+            let _ = write!(
+                out,
+                " Before the run the machine kept {busy:.2} cores busy with other work{}.",
+                if busy > 0.2 {
+                    " (not idle: these numbers are understated)"
+                } else {
+                    ""
+                }
+            );
+        }
+        out.push_str("\n\n");
         out.push_str(&self.machine.markdown());
         for backend in &self.backends {
             let _ = write!(
@@ -350,6 +368,7 @@ mod tests {
                 both_per_sec: 0.5,
             },
             disk_syncs_per_sec: 100.0,
+            busy_before: Some(0.0),
             scale: 1.0,
         };
         write_docs(&path, &run).unwrap();

@@ -24,6 +24,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// A running `jitd serve`, stopped (SIGTERM, then SIGKILL) by [`Jitd::stop`] or on drop.
 pub struct Jitd {
     child: Child,
+    sqlite: bool,
     data_dir: PathBuf,
     base_url: String,
     tls_pin: String,
@@ -76,6 +77,7 @@ impl Jitd {
             .with_context(|| format!("cannot start {} serve", jitd.display()))?;
         let mut server = Jitd {
             child,
+            sqlite: database.is_none(),
             data_dir: data_dir.to_path_buf(),
             base_url: format!("https://{listen}"),
             tls_pin,
@@ -149,6 +151,9 @@ impl Jitd {
 
     /// Bytes of the SQLite database and its WAL (0 when the data lives elsewhere).
     pub fn database_bytes(&self) -> u64 {
+        if !self.sqlite {
+            return 0;
+        }
         ["jit.db", "jit.db-wal"]
             .iter()
             .filter_map(|name| std::fs::metadata(self.data_dir.join(name)).ok())
@@ -207,15 +212,4 @@ fn set_database(data_dir: &Path, database: &str) -> anyhow::Result<()> {
     }
     let text = text.replace(&line, &format!("database = \"{database}\""));
     std::fs::write(&path, text).context("cannot write jitd.toml")
-}
-
-/// CPU time (user + system) a process used so far, in seconds; `pid` is a number or `self`.
-pub fn cpu_seconds(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
-    // USER_HZ is 100 on every Linux ABI the project runs on.
-    Some((ticks(11)? + ticks(12)?) / 100.0)
 }

@@ -3,9 +3,11 @@
 use clap::{Args, Parser, Subcommand};
 
 mod approval;
+mod audit;
 mod host;
 
 pub use approval::{ApproveArgs, DenyArgs, RequestArgs, RequestsArgs};
+pub use audit::{AuditArgs, AuditCommand, CheckpointArgs, LogKeyArg, ProveArgs, VerifyArgs};
 pub use host::{
     HostArgs, HostCommand, HostEnrollArgs, HostPrincipalsArgs, HostRenewArgs, HostSyncArgs,
     DEFAULT_DIR, DEFAULT_HOST_KEY,
@@ -123,6 +125,9 @@ pub enum Command {
     Logout(LogoutArgs),
     /// On an SSH server: host certificate (`enroll`, `renew`) and sshd's CA keys and KRL (`sync`).
     Host(HostArgs),
+    /// For auditors: check the issuance log's signed checkpoints, every record against them,
+    /// and single certificates (`checkpoint`, `verify [--keep FILE]`, `prove --serial N`).
+    Audit(AuditArgs),
 }
 
 /// `jit enroll`.

@@ -135,6 +135,29 @@ impl Client {
         self.send(request).await
     }
 
+    /// `GET path` signed by `device`: `timestamp=` and `nonce=` are added to the query, and
+    /// the whole path with its query is what gets signed (the server checks freshness and
+    /// replay from them as it does for a signed body).
+    pub async fn get_signed<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        device: &PrivateKey,
+    ) -> anyhow::Result<T> {
+        let fresh = crate::signing::freshness(crate::clock::now());
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let path = format!(
+            "{path}{separator}timestamp={}&nonce={}",
+            fresh.timestamp, fresh.nonce
+        );
+        let headers = crate::signing::sign(device, "GET", &path, b"")?;
+        let request = self
+            .http
+            .get(self.url(&path))
+            .header(HEADER_DEVICE, headers.device)
+            .header(HEADER_SIGNATURE, headers.signature);
+        self.send(request).await
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

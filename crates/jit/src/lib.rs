@@ -7,7 +7,8 @@
 //! - Commands: [`enroll`] (`jit enroll`), [`ssh`] (`jit ssh`), [`status`] (`jit status`),
 //!   [`logout`] (`jit logout`), [`request`] (`jit request [--wait]`), [`requests`]
 //!   (`jit requests`), [`decide`] (`jit approve`, `jit deny`); on SSH servers [`host`]
-//!   (`jit host enroll`, `jit host renew`, `jit host sync`).
+//!   (`jit host enroll`, `jit host renew`, `jit host sync`); for auditors [`audit`]
+//!   (`jit audit checkpoint`, `verify`, `prove`).
 //! - Building blocks: [`home`] (JIT_HOME: config, device key, `run/` files), [`http`]
 //!   (HTTPS client pinned by [`tls`], device-signed requests made by [`signing`]),
 //!   [`session`] (calls as this enrolled device), [`issue`] (a new certificate into the
@@ -24,6 +25,7 @@
 pub mod agent;
 pub mod approval;
 pub mod atomic;
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod decide;
@@ -60,5 +62,6 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Approve(args) => decide::approve(args).await,
         cli::Command::Deny(args) => decide::deny(args).await,
         cli::Command::Host(args) => host::run(args).await,
+        cli::Command::Audit(args) => audit::run(args).await,
     }
 }

@@ -70,6 +70,11 @@ impl Session {
         self.client.post_signed(path, body, &self.device).await
     }
 
+    /// `GET path` signed by the device key (timestamp and nonce ride in the query).
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.client.get_signed(path, &self.device).await
+    }
+
     /// Who this device belongs to, and the roles the user may use.
     pub async fn whoami(&self) -> anyhow::Result<Whoami> {
         let body = WhoamiRequest {

@@ -17,12 +17,12 @@ p.meta { color: #566373; margin: 2px 0; }
 .card b { display: block; font-size: 22px; }
 .card.alert { border-color: #d62728; background: #fdecec; }
 .chart { overflow-x: auto; border: 1px solid #d8dee6; border-radius: 6px; }
-.chart svg { display: block; font-family: inherit; }
+.chart svg { display: block; width: 100%; min-width: 900px; height: auto; font-family: inherit; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #e6eaef; vertical-align: top; }
 th { background: #eef2f6; }
 tr.break-glass td { background: #fdf1f1; }
-td.nowrap { white-space: nowrap; }
+.nowrap { white-space: nowrap; }
 .kind { display: inline-block; padding: 0 6px; border-radius: 3px; font-size: 12px; color: #ffffff; white-space: nowrap; }
 .mono { font-family: "DejaVu Sans Mono", ui-monospace, monospace; font-size: 12px; }
 .none { color: #566373; font-style: italic; }
@@ -227,8 +227,8 @@ fn grants(grants: &[Grant]) -> String {
             }
             let cells = vec![
                 time(g.issued_at),
-                escape(&g.user),
-                escape(&g.role),
+                name(&g.user),
+                name(&g.role),
                 format!(
                     "<span class=\"kind\" style=\"background:{colour}\">{}</span>",
                     g.kind.name()
@@ -311,9 +311,8 @@ fn section(title: &str, header: &[&str], rows: Vec<(bool, Vec<String>)>) -> Stri
         } else {
             "<tr>"
         });
-        for (n, cell) in row.iter().enumerate() {
-            let class = if n == 0 { " class=\"nowrap\"" } else { "" };
-            out.push_str(&format!("<td{class}>{cell}</td>"));
+        for cell in &row {
+            out.push_str(&format!("<td>{cell}</td>"));
         }
         out.push_str("</tr>\n");
     }
@@ -326,12 +325,19 @@ fn plain(cells: Vec<String>) -> (bool, Vec<String>) {
     (false, cells)
 }
 
-/// A time in a table cell: `2026-11-27 02:38:02` (the page says all times are UTC).
+/// A time in a table cell: `2026-11-27 02:38:02` on one line (the page says all times
+/// are UTC).
 fn time(unix: u64) -> String {
-    rfc3339(unix)
-        .replace('T', " ")
-        .trim_end_matches('Z')
-        .to_string()
+    let text = rfc3339(unix).replace('T', " ");
+    format!(
+        "<span class=\"nowrap\">{}</span>",
+        text.trim_end_matches('Z')
+    )
+}
+
+/// A name (user, role) kept on one line.
+fn name(text: &str) -> String {
+    format!("<span class=\"nowrap\">{}</span>", escape(text))
 }
 
 fn optional(text: Option<&str>) -> String {

@@ -22,7 +22,7 @@ pub const DENIAL: &str = "#ff7f0e";
 
 const WIDTH: f64 = 1200.0;
 const PLOT_X0: f64 = 190.0;
-const PLOT_X1: f64 = WIDTH - 24.0;
+const PLOT_X1: f64 = WIDTH - 48.0;
 const LEGEND_H: f64 = 36.0;
 const MARK_H: f64 = 13.0;
 const ROW_H: f64 = 18.0;
@@ -77,10 +77,18 @@ pub fn svg(report: &Report) -> String {
             r##"<rect x="0" y="{y:.1}" width="{WIDTH}" height="{height:.1}" fill="{fill}"/>"##
         ));
         let label = truncate(role, 22);
-        let count = match lane.grants.len() {
-            1 => "1 certificate".to_string(),
-            n => format!("{n} certificates"),
-        };
+        let count = [
+            (lane.grants.len(), "certificate"),
+            (lane.denials.len(), "denied request"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| match n {
+            1 => format!("1 {what}"),
+            n => format!("{n} {what}s"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
         let middle = y + height / 2.0;
         body.push_str(&format!(
             r##"<text x="10" y="{:.1}" font-size="13" font-weight="600" fill="#1d2733"><title>{}</title>{}</text><text x="10" y="{:.1}" font-size="11" fill="#566373">{count}</text>"##,
@@ -109,7 +117,7 @@ pub fn svg(report: &Report) -> String {
     let height = plot_bottom + AXIS_H;
 
     let mut out = format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 {WIDTH} {height:.1}" width="{WIDTH}" height="{height:.1}" role="img" aria-label="Access per role over the report window">"##
+        r##"<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 {WIDTH} {height:.1}" width="100%" role="img" aria-label="Access per role over the report window">"##
     );
     out.push_str(&legend());
     out.push_str(&body);
@@ -119,7 +127,7 @@ pub fn svg(report: &Report) -> String {
 }
 
 /// Rows for the bars of one lane: each bar goes to the first row where it does not touch
-/// the bar before it (in pixels, so labels do not collide either).
+/// the bar (or label) before it, in pixels, so no bar or label hides another.
 fn pack<'a>(grants: &[&'a Grant], x: &dyn Fn(u64) -> f64) -> Vec<(&'a Grant, usize)> {
     let mut sorted = grants.to_vec();
     sorted.sort_by_key(|g| (g.valid_after, g.serial));
@@ -128,6 +136,10 @@ fn pack<'a>(grants: &[&'a Grant], x: &dyn Fn(u64) -> f64) -> Vec<(&'a Grant, usi
         .into_iter()
         .map(|grant| {
             let (start, end) = span(grant, x);
+            let end = match label_inside(grant, start, end) {
+                true => end,
+                false => end + 6.0 + label_width(&grant.user),
+            };
             let row = match row_ends.iter().position(|e| *e + 4.0 <= start) {
                 Some(row) => row,
                 None => {
@@ -192,17 +204,26 @@ fn bar(grant: &Grant, top: f64, x: &dyn Fn(u64) -> f64) -> String {
             end - start
         )),
     }
-    // A label inside the bar when it fits (about 7 px per character at 11 px).
-    if (end - start) > 7.0 * grant.user.chars().count() as f64 + 10.0 {
-        out.push_str(&format!(
-            r##"<text x="{:.1}" y="{:.1}" font-size="11" fill="#ffffff">{}</text>"##,
-            start + 5.0,
-            top + 13.0,
-            escape(&grant.user)
-        ));
-    }
-    out.push_str("</g>");
+    // The user's name: inside the bar when it fits, else just after it.
+    let (label_x, label_fill) = match label_inside(grant, start, end) {
+        true => (start + 5.0, "#ffffff"),
+        false => (end + 4.0, "#1d2733"),
+    };
+    out.push_str(&format!(
+        r##"<text x="{label_x:.1}" y="{:.1}" font-size="11" fill="{label_fill}">{}</text></g>"##,
+        top + 13.0,
+        escape(&truncate(&grant.user, 16))
+    ));
     out
+}
+
+/// Width of a bar label (about 6.5 px per character at 11 px).
+fn label_width(user: &str) -> f64 {
+    6.5 * user.chars().count().min(16) as f64
+}
+
+fn label_inside(grant: &Grant, start: f64, end: f64) -> bool {
+    end - start >= label_width(&grant.user) + 10.0
 }
 
 fn marker(denial: &Denial, at: f64, top: f64) -> String {
