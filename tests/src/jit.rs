@@ -138,7 +138,7 @@ impl Ca {
         let lines: Vec<String> = text
             .lines()
             .map(|line| {
-                if line.trim_start().starts_with("database") && line.contains('=') {
+                if line.split('=').next().map(str::trim) == Some("database") {
                     replaced = true;
                     format!("database = \"{url}\"")
                 } else {
@@ -170,13 +170,6 @@ impl Ca {
     /// `https://127.0.0.1:PORT` of this CA's own server.
     pub fn url(&self) -> String {
         format!("https://127.0.0.1:{}", self.port)
-    }
-
-    /// SIGKILL the server (no draining, no last checkpoint) and reap it.
-    pub fn kill(&mut self) {
-        if let Some(mut guard) = self.server.take() {
-            kill(&mut guard);
-        }
     }
 
     /// Stop the server with SIGTERM; returns whether it exited cleanly, and its log.
@@ -297,9 +290,10 @@ fn copy_dir(from: &Path, to: &Path) {
 /// A second `jitd serve` on a copy of a [`Ca`]'s data directory ([`Ca::start_replica`]);
 /// stopped (SIGTERM) when dropped.
 pub struct Replica {
+    // declared first, so dropped (stopped) before its data directory is removed
+    server: Option<ChildGuard>,
     dir: TempDir,
     port: u16,
-    server: Option<ChildGuard>,
 }
 
 impl Replica {

@@ -10,6 +10,7 @@
 //! - `kill -9` of a replica under load: every certificate a client got is in the log; the
 //!   other replica keeps serving.
 //! - The database stops: 503 within 2 s, nothing issued; service resumes by itself.
+//! - The attempt limit holds when a user's wrong codes reach both replicas at once.
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic on purpose
 
 #[path = "../../crates/jit-store/tests/support/postgres.rs"]
@@ -251,11 +252,14 @@ fn one_totp_code_yields_one_certificate_across_two_replicas() {
 }
 
 /// Users for the many-issuances test; each gets two certificates (a TOTP code works once, so
-/// a user gets about two per 30 s step). The issue asks for 10,000 issuances; on this
-/// 2-core machine the debug-built jitd, and this process's own Ed25519 work (a fresh key
-/// and a device signature per request), manage about 20 issuances a second over both
-/// replicas, so 10,000 would take over 8 minutes: 600 keeps this test near a minute.
-const MANY_USERS: usize = 1000;
+/// a user gets about two per 30 s step), alternating replicas. The issue asks for 10,000
+/// issuances, but on this 2-core machine the debug-built replicas plus this process's own
+/// Ed25519 work (a fresh key and a device signature per request) managed 23 to 46
+/// issuances a second (the low end while the other tests of this file run), and adding and
+/// enrolling a user costs about as much again: 10,000 would take 5 to 10 minutes. 2,000
+/// took 109 s alone; 1,000 (500 users) takes 80 s beside the other tests, which keeps the
+/// file within 2 minutes.
+const MANY_USERS: usize = 500;
 
 #[test]
 fn many_issuances_over_two_replicas_keep_one_log() {
@@ -392,7 +396,7 @@ fn kill_9_of_a_replica_under_load_loses_no_logged_certificate() {
 
         // The survivor answered everything it was asked, before, during and after the kill.
         let mut survivor_after_kill = 0;
-        let mut unanswered = 0;
+        let (mut unanswered, mut cut) = (0, 0);
         for outcome in &outcomes {
             match (&outcome.result, outcome.to_victim) {
                 (Ok(_), false) if outcome.sent > killed_at => survivor_after_kill += 1,
@@ -405,10 +409,13 @@ fn kill_9_of_a_replica_under_load_loses_no_logged_certificate() {
                         "the killed replica can only fail by not answering: {e:#}"
                     );
                     unanswered += 1;
+                    if outcome.sent < killed_at {
+                        cut += 1;
+                    }
                 }
             }
         }
-        assert!(unanswered > 0, "requests were still reaching the victim when it died");
+        assert!(cut > 0, "the kill cut requests in flight to the victim");
 
         // Fresh users after the kill: the survivor serves them all.
         let mut certificates: Vec<CertificateResponse> =
@@ -424,16 +431,16 @@ fn kill_9_of_a_replica_under_load_loses_no_logged_certificate() {
         }
         let issued = issued_by_serial(&ca);
         eprintln!(
-            "{} certificates received ({survivor_after_kill} from the survivor after the kill), {unanswered} requests to the killed replica unanswered; {} issued records in the log",
+            "{} certificates received ({survivor_after_kill} from the survivor after the kill); {unanswered} requests to the killed replica unanswered, {cut} of them cut by the kill; {} issued records in the log",
             certificates.len(),
             issued.len()
         );
         assert_all_in_log(&certificates, &issued);
-        // Requests that never got an answer may or may not have committed a record; nothing
-        // else is in the log.
+        // A request the kill cut may or may not have committed its record; nothing else is
+        // in the log.
         assert!(
-            issued.len() <= certificates.len() + unanswered,
-            "{} issued records for {} certificates and {unanswered} unanswered requests",
+            issued.len() <= certificates.len() + cut,
+            "{} issued records for {} certificates and {cut} requests cut by the kill",
             issued.len(),
             certificates.len()
         );
@@ -515,7 +522,9 @@ fn database_outage_fails_fast_and_service_resumes_by_itself() {
             slowest = slowest.max(took);
         }
         eprintln!("database down: the slowest 503 took {slowest:?}");
-        assert!(ca.server_log().iter().all(|l| !l.contains("panicked")));
+        for log in [ca.server_log(), replica.server_log()] {
+            assert!(log.iter().all(|l| !l.contains("panicked")), "{log:?}");
+        }
         assert!(replica.is_running(), "the replica survives the outage");
 
         // The database returns: the very next request succeeds, with the code the failed

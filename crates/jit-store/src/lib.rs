@@ -59,6 +59,20 @@ pub enum Error {
     Corrupt(String),
 }
 
+/// The outcome of [`Store::begin_totp_attempt`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TotpAttempt {
+    /// Go ahead and check the code; `attempt` undoes the provisional failure on success.
+    Granted {
+        /// Handle for [`Store::totp_attempt_succeeded`].
+        attempt: i64,
+        /// Failures in the window before this attempt.
+        earlier_failures: u32,
+    },
+    /// Too many failures: their times (Unix seconds), for the retry-after computation.
+    LockedOut(Vec<u64>),
+}
+
 /// Builds an issuance (record and certificate row) for the log position it is given.
 pub type IssuanceBuilder<'a> = Box<dyn FnOnce(u64) -> Result<(Record, CertificateRow)> + Send + 'a>;
 
@@ -104,6 +118,20 @@ pub trait Store: Send + Sync + 'static {
     /// Accept TOTP time step `step` for `user` if it is later than every step accepted
     /// before: one atomic conditional write. `true` when accepted.
     async fn consume_totp_step(&self, user: &str, step: u64) -> Result<bool>;
+    /// Take one TOTP attempt for `user`, atomically across every jitd sharing the store: with
+    /// fewer than `max` failures after `since`, the attempt is recorded as a failure (until
+    /// [`Store::totp_attempt_succeeded`] removes it) and granted; otherwise the user is locked
+    /// out and the failure times are returned. Concurrent attempts each take a slot, so at
+    /// most `max` codes are ever checked per window.
+    async fn begin_totp_attempt(
+        &self,
+        user: &str,
+        now: u64,
+        since: u64,
+        max: u32,
+    ) -> Result<TotpAttempt>;
+    /// The attempt's code was right: it is not a failure.
+    async fn totp_attempt_succeeded(&self, attempt: i64) -> Result<()>;
     /// Record a failed TOTP code.
     async fn record_totp_failure(&self, user: &str, at: u64) -> Result<()>;
     /// Times of the user's failed codes after `since`; older ones are forgotten.

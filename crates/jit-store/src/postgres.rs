@@ -27,7 +27,7 @@ mod migrate;
 mod requests;
 
 /// How long a request waits for a pooled connection before failing with [`Error::Database`].
-pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1200);
 
 /// Connections one jitd process keeps open at most.
 const MAX_CONNECTIONS: u32 = 16;
@@ -177,6 +177,58 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn begin_totp_attempt(
+        &self,
+        user: &str,
+        now: u64,
+        since: u64,
+        max: u32,
+    ) -> Result<crate::TotpAttempt> {
+        let mut tx = self.pool.begin().await?;
+        // One attempt at a time per user, across every replica.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM totp_failures WHERE user_name = $1 AND at <= $2")
+            .bind(user)
+            .bind(to_i64(since))
+            .execute(&mut *tx)
+            .await?;
+        let times: Vec<i64> =
+            sqlx::query_scalar("SELECT at FROM totp_failures WHERE user_name = $1 AND at > $2")
+                .bind(user)
+                .bind(to_i64(since))
+                .fetch_all(&mut *tx)
+                .await?;
+        if times.len() >= max as usize {
+            tx.commit().await?;
+            return Ok(crate::TotpAttempt::LockedOut(
+                times.into_iter().map(to_u64).collect(),
+            ));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO totp_failures (user_name, at) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(user)
+        .bind(to_i64(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(crate::TotpAttempt::Granted {
+            attempt: id,
+            earlier_failures: u32::try_from(times.len()).unwrap_or(u32::MAX),
+        })
+    }
+
+    async fn totp_attempt_succeeded(&self, attempt: i64) -> Result<()> {
+        sqlx::query("DELETE FROM totp_failures WHERE id = $1")
+            .bind(attempt)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn record_totp_failure(&self, user: &str, at: u64) -> Result<()> {

@@ -238,6 +238,54 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn begin_totp_attempt(
+        &self,
+        user: &str,
+        now: u64,
+        since: u64,
+        max: u32,
+    ) -> Result<crate::TotpAttempt> {
+        // BEGIN IMMEDIATE: attempts (from any process) are serialised by the write lock.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM totp_failures WHERE user_name = ? AND at <= ?")
+            .bind(user)
+            .bind(to_i64(since))
+            .execute(&mut *tx)
+            .await?;
+        let times: Vec<i64> =
+            sqlx::query_scalar("SELECT at FROM totp_failures WHERE user_name = ? AND at > ?")
+                .bind(user)
+                .bind(to_i64(since))
+                .fetch_all(&mut *tx)
+                .await?;
+        if times.len() >= max as usize {
+            tx.commit().await?;
+            return Ok(crate::TotpAttempt::LockedOut(
+                times.into_iter().map(to_u64).collect(),
+            ));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO totp_failures (user_name, at) VALUES (?, ?) RETURNING rowid",
+        )
+        .bind(user)
+        .bind(to_i64(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(crate::TotpAttempt::Granted {
+            attempt: id,
+            earlier_failures: u32::try_from(times.len()).unwrap_or(u32::MAX),
+        })
+    }
+
+    async fn totp_attempt_succeeded(&self, attempt: i64) -> Result<()> {
+        sqlx::query("DELETE FROM totp_failures WHERE rowid = ?")
+            .bind(attempt)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn record_totp_failure(&self, user: &str, at: u64) -> Result<()> {
         sqlx::query("INSERT INTO totp_failures (user_name, at) VALUES (?, ?)")
             .bind(user)

@@ -543,6 +543,59 @@ async fn an_issuance_is_built_for_its_log_position(store: Arc<dyn Store>) {
     jit_log::verify_chain(store.log_entries(1, 10).await.unwrap()).unwrap();
 }
 
+async fn concurrent_totp_attempts_each_take_a_slot(store: Arc<dyn Store>) {
+    use jit_store::TotpAttempt;
+    store.add_user("alice", &[], 10).await.unwrap();
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .begin_totp_attempt("alice", 1000, 700, 5)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut granted = Vec::new();
+    for task in tasks {
+        if let TotpAttempt::Granted { attempt, .. } = task.await.unwrap() {
+            granted.push(attempt);
+        }
+    }
+    assert_eq!(
+        granted.len(),
+        5,
+        "at most five codes are checked per window"
+    );
+    // A right code gives its slot back.
+    store.totp_attempt_succeeded(granted[0]).await.unwrap();
+    assert!(matches!(
+        store
+            .begin_totp_attempt("alice", 1001, 700, 5)
+            .await
+            .unwrap(),
+        TotpAttempt::Granted {
+            earlier_failures: 4,
+            ..
+        }
+    ));
+    assert!(
+        matches!(store.begin_totp_attempt("alice", 1002, 700, 5).await.unwrap(), TotpAttempt::LockedOut(t) if t.len() == 5)
+    );
+    // Once the window has passed, attempts are granted again.
+    assert!(matches!(
+        store
+            .begin_totp_attempt("alice", 2000, 1500, 5)
+            .await
+            .unwrap(),
+        TotpAttempt::Granted {
+            earlier_failures: 0,
+            ..
+        }
+    ));
+}
+
 macro_rules! store_suite {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -573,6 +626,7 @@ macro_rules! store_suite {
             case!(hosts_enroll_once_with_their_token);
             case!(checkpoints_are_kept_once_per_tree_size);
             case!(an_issuance_is_built_for_its_log_position);
+            case!(concurrent_totp_attempts_each_take_a_slot);
         }
     };
 }

@@ -3,7 +3,7 @@
 
 use jit_mfa::{AttemptDecision, TotpSecret, Verification};
 use jit_proto::ErrorCode;
-use jit_store::Device;
+use jit_store::{Device, TotpAttempt};
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -18,27 +18,42 @@ pub async fn check(
 ) -> Result<(), AppError> {
     let now = state.clock.now();
     let limit = state.settings.attempt_limit;
-    let failures = state
+    // Reserve the attempt first (atomically, across replicas): concurrent attempts each take
+    // a slot, so at most `max_failures` codes are ever checked per window.
+    let attempt = state
         .store
-        .totp_failures_since(user, limit.window_start(now))
+        .begin_totp_attempt(user, now, limit.window_start(now), limit.max_failures)
         .await?;
-    if let AttemptDecision::LockedOut {
-        retry_after_seconds,
-    } = limit.decide(&failures, now)
-    {
-        let mut error = AppError::new(
-            ErrorCode::TooManyAttempts,
-            format!(
-                "too many wrong codes for {user}; wait {retry_after_seconds}s before trying again"
-            ),
-        )
-        .hint("check that your authenticator app shows the jit entry and your clock is right");
-        error.0.retry_after_seconds = Some(retry_after_seconds);
-        return Err(error);
-    }
+    let (handle, earlier_failures) = match attempt {
+        TotpAttempt::Granted {
+            attempt,
+            earlier_failures,
+        } => (attempt, earlier_failures),
+        TotpAttempt::LockedOut(failures) => {
+            let retry_after_seconds = match limit.decide(&failures, now) {
+                AttemptDecision::LockedOut {
+                    retry_after_seconds,
+                } => retry_after_seconds,
+                _ => limit.window_seconds,
+            };
+            let mut error = AppError::new(
+                ErrorCode::TooManyAttempts,
+                format!("too many wrong codes for {user}; wait {retry_after_seconds}s before trying again"),
+            )
+            .hint("check that your authenticator app shows the jit entry and your clock is right");
+            error.0.retry_after_seconds = Some(retry_after_seconds);
+            return Err(error);
+        }
+    };
     let failed = |code: ErrorCode, message: &str| {
         AppError::new(code, message)
             .hint("enter the current 6-digit code from your authenticator app")
+    };
+    let replayed = || {
+        failed(
+            ErrorCode::ReplayedOtp,
+            "this TOTP code was already used; wait for the next one",
+        )
     };
     let outcome = match jit_mfa::normalise_code(otp) {
         Err(_) => Err(failed(ErrorCode::MalformedOtp, "a TOTP code is 6 digits")),
@@ -49,38 +64,35 @@ pub async fn check(
                 Verification::Accepted { step } => {
                     match state.store.consume_totp_step(user, step).await? {
                         true => Ok(()),
-                        false => Err(failed(
-                            ErrorCode::ReplayedOtp,
-                            "this TOTP code was already used; wait for the next one",
-                        )),
+                        false => Err(replayed()),
                     }
                 }
-                Verification::Replayed => Err(failed(
-                    ErrorCode::ReplayedOtp,
-                    "this TOTP code was already used; wait for the next one",
-                )),
+                Verification::Replayed => Err(replayed()),
                 Verification::Invalid => Err(failed(ErrorCode::InvalidOtp, "wrong TOTP code")),
             }
         }
     };
-    if outcome.is_err() {
-        state.store.record_totp_failure(user, now).await?;
-        state.metrics.totp_failed();
-        tracing::warn!(user, "TOTP code refused");
-        if failures.len() + 1 >= limit.max_failures as usize {
-            let text = format!(
-                "{user} is locked out after {} wrong TOTP codes in {}s",
-                failures.len() + 1,
-                limit.window_seconds
-            );
-            let details = crate::alerts::fields([
-                ("user", serde_json::json!(user)),
-                ("device", serde_json::json!(device.fingerprint)),
-            ]);
-            state
-                .alerter
-                .raise(crate::alerts::AlertKind::TotpLockout, text, details)
-                .await;
+    match &outcome {
+        // A right code is not a failure: give the slot back.
+        Ok(()) => state.store.totp_attempt_succeeded(handle).await?,
+        Err(_) => {
+            state.metrics.totp_failed();
+            tracing::warn!(user, "TOTP code refused");
+            if earlier_failures + 1 >= limit.max_failures {
+                let text = format!(
+                    "{user} is locked out after {} wrong TOTP codes in {}s",
+                    earlier_failures + 1,
+                    limit.window_seconds
+                );
+                let details = crate::alerts::fields([
+                    ("user", serde_json::json!(user)),
+                    ("device", serde_json::json!(device.fingerprint)),
+                ]);
+                state
+                    .alerter
+                    .raise(crate::alerts::AlertKind::TotpLockout, text, details)
+                    .await;
+            }
         }
     }
     outcome

@@ -70,7 +70,12 @@ pub async fn checkpoint_now(state: &AppState) -> Result<Option<SignedCheckpoint>
     {
         return Ok(None);
     }
-    let checkpoint = Checkpoint::of(state.settings.log_origin.clone(), &tree, state.clock.now());
+    // Never earlier than the previous checkpoint, even if this replica's clock is behind.
+    let timestamp = state
+        .clock
+        .now()
+        .max(latest.as_ref().map_or(0, |c| c.checkpoint.timestamp));
+    let checkpoint = Checkpoint::of(state.settings.log_origin.clone(), &tree, timestamp);
     drop(tree);
     let signature = jit_ca::checkpoint::sign(state.log_key.as_ref(), &checkpoint.signed_text())
         .map_err(|e| AppError::internal("checkpoint signing failed", e))?;

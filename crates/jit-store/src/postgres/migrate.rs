@@ -25,6 +25,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/postgres/0004_checkpoints.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_totp_attempt_ids.sql"),
+    ),
 ];
 
 /// Advisory lock key that serialises migrations ("jit_migr" in ASCII).
