@@ -244,15 +244,41 @@ async fn issue_for(
         let serial = jit_ca::serial::random_serial(&mut Rng(state.randomness.as_ref()));
         let key_id = jit_ca::user_cert::key_id(&user.name, &grant.role, serial);
         let slot: Mutex<Option<IssuedCertificate>> = Mutex::new(None);
+        let signing_failed = |e: jit_ca::Error| {
+            jit_store::Error::Corrupt(format!("certificate signing failed: {e}"))
+        };
+        let sign = |receipt: Option<&str>| {
+            sign_user_certificate(
+                state.user_ca.as_ref(),
+                &mut Rng(state.randomness.as_ref()),
+                &UserCertificateRequest {
+                    public_key: &client_key,
+                    user: &user.name,
+                    role: &grant.role,
+                    principals: &grant.principals,
+                    serial,
+                    now,
+                    backdate: grant.backdate,
+                    ttl: grant.ttl,
+                    extensions: &grant.extensions,
+                    critical_options: &critical_options,
+                    receipt,
+                },
+            )
+            .map_err(signing_failed)
+        };
+        // Without a receipt the certificate does not depend on its log position: sign it
+        // before taking the chain head, so replicas do not sign one at a time.
+        let mut presigned = match grant.log_receipt {
+            false => Some(sign(None).map_err(|e| AppError::internal("certificate signing", e))?),
+            true => None,
+        };
         // Runs once the record's log position is known (and the chain head is locked), so
         // an opted-in certificate can carry a receipt naming that position.
         let build = |seq: u64| -> jit_store::Result<(Record, CertificateRow)> {
-            let signing_failed = |e: jit_ca::Error| {
-                jit_store::Error::Corrupt(format!("certificate signing failed: {e}"))
-            };
-            let receipt = match grant.log_receipt {
-                false => None,
-                true => {
+            let issued = match presigned.take() {
+                Some(issued) => issued,
+                None => {
                     let (valid_after, valid_before) =
                         jit_ca::user_cert::validity(now, grant.backdate, grant.ttl)
                             .map_err(signing_failed)?;
@@ -270,33 +296,14 @@ async fn issue_for(
                         .log_key
                         .sign(&statement.signed_bytes())
                         .map_err(signing_failed)?;
-                    Some(
-                        Receipt {
-                            seq,
-                            signature: signature.as_bytes().to_vec(),
-                        }
-                        .encode(),
-                    )
+                    let receipt = Receipt {
+                        seq,
+                        signature: signature.as_bytes().to_vec(),
+                    }
+                    .encode();
+                    sign(Some(&receipt))?
                 }
             };
-            let issued = sign_user_certificate(
-                state.user_ca.as_ref(),
-                &mut Rng(state.randomness.as_ref()),
-                &UserCertificateRequest {
-                    public_key: &client_key,
-                    user: &user.name,
-                    role: &grant.role,
-                    principals: &grant.principals,
-                    serial,
-                    now,
-                    backdate: grant.backdate,
-                    ttl: grant.ttl,
-                    extensions: &grant.extensions,
-                    critical_options: &critical_options,
-                    receipt: receipt.as_deref(),
-                },
-            )
-            .map_err(signing_failed)?;
             let record = Record {
                 time: now,
                 policy_hash: state.policy.hash().to_string(),
