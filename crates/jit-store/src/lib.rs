@@ -51,6 +51,9 @@ pub enum Error {
     /// The serial was issued before (retry with another).
     #[error("serial already issued")]
     SerialTaken,
+    /// The database could not complete a grouped write (the whole group was rolled back).
+    #[error("database write failed: {0}")]
+    Unavailable(String),
     /// The change conflicts with the current state (e.g. deciding a request twice).
     #[error("{0}")]
     Conflict(String),
@@ -74,7 +77,8 @@ pub enum TotpAttempt {
 }
 
 /// Builds an issuance (record and certificate row) for the log position it is given.
-pub type IssuanceBuilder<'a> = Box<dyn FnOnce(u64) -> Result<(Record, CertificateRow)> + Send + 'a>;
+pub type IssuanceBuilder =
+    Box<dyn FnOnce(u64) -> Result<(Record, CertificateRow)> + Send + 'static>;
 
 /// Result alias of the store.
 pub type Result<T> = std::result::Result<T, Error>;
@@ -161,7 +165,7 @@ pub trait Store: Send + Sync + 'static {
     /// signed receipt naming its own log index). Nothing is written if `build` fails.
     async fn record_issuance_at(
         &self,
-        build: IssuanceBuilder<'_>,
+        build: IssuanceBuilder,
         links: IssuanceLinks<'_>,
     ) -> Result<u64>;
     /// Log entries with `seq >= from`, in order, at most `limit`.

@@ -276,7 +276,7 @@ impl Store for PostgresStore {
 
     async fn record_issuance_at(
         &self,
-        build: crate::IssuanceBuilder<'_>,
+        build: crate::IssuanceBuilder,
         links: IssuanceLinks<'_>,
     ) -> Result<u64> {
         log::record_issuance(&self.pool, build, links).await

@@ -18,6 +18,7 @@ use crate::model::{
 use crate::stored::{self, json_list, to_i64, to_u64};
 use crate::{rules, Error, Result, Store};
 
+mod commit;
 mod log;
 mod requests;
 
@@ -39,6 +40,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: commit::Writer,
 }
 
 /// Create the database file owner-only (0600) before SQLite does, so the TOTP secrets in
@@ -76,7 +78,8 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        let store = Self { pool };
+        let writer = commit::Writer::start(pool.clone());
+        let store = Self { pool, writer };
         store.migrate().await?;
         Ok(store)
     }
@@ -326,15 +329,19 @@ impl Store for SqliteStore {
     }
 
     async fn append_log(&self, record: &Record) -> Result<u64> {
-        log::append(&self.pool, record).await
+        self.writer
+            .write(commit::Write::Append(record.clone()))
+            .await
     }
 
     async fn record_issuance_at(
         &self,
-        build: crate::IssuanceBuilder<'_>,
+        build: crate::IssuanceBuilder,
         links: IssuanceLinks<'_>,
     ) -> Result<u64> {
-        log::record_issuance(&self.pool, build, links).await
+        self.writer
+            .write(commit::Write::Issue(build, links.into()))
+            .await
     }
 
     async fn log_entries(&self, from: u64, limit: u64) -> Result<Vec<Entry>> {

@@ -507,11 +507,12 @@ async fn checkpoints_are_kept_once_per_tree_size(store: Arc<dyn Store>) {
 
 async fn an_issuance_is_built_for_its_log_position(store: Arc<dyn Store>) {
     store.append_log(&user_record(900, "x")).await.unwrap();
-    let seen = std::sync::Mutex::new(None);
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let written = seen.clone();
     let seq = store
         .record_issuance_at(
-            Box::new(|seq| {
-                *seen.lock().unwrap() = Some(seq);
+            Box::new(move |seq| {
+                *written.lock().unwrap() = Some(seq);
                 Ok(issuance(1000, 11))
             }),
             IssuanceLinks::default(),

@@ -85,7 +85,7 @@ pub fn denial_error(denial: jit_policy::Denial) -> AppError {
 }
 
 /// What approvals or break-glass add to an issuance.
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 struct Sanction {
     request_id: Option<String>,
     approvers: Vec<String>,
@@ -137,7 +137,7 @@ fn approved_request(
 }
 
 async fn issue_for(
-    state: &AppState,
+    state: &Arc<AppState>,
     auth: &Authenticated<CertificateRequest>,
     source_ip: &str,
 ) -> Result<CertificateResponse, AppError> {
@@ -234,115 +234,58 @@ async fn issue_for(
     if let Some(addresses) = &grant.source_address {
         critical_options.push(("source-address".to_string(), addresses.clone()));
     }
-    let ca_fingerprint = state.user_ca.fingerprint();
-    let client_fingerprint = jit_ca::device::fingerprint(&client_key);
     let critical_text: Vec<String> = critical_options
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     for _ in 0..SERIAL_ATTEMPTS {
         let serial = jit_ca::serial::random_serial(&mut Rng(state.randomness.as_ref()));
-        let key_id = jit_ca::user_cert::key_id(&user.name, &grant.role, serial);
-        let slot: Mutex<Option<IssuedCertificate>> = Mutex::new(None);
-        let signing_failed = |e: jit_ca::Error| {
-            jit_store::Error::Corrupt(format!("certificate signing failed: {e}"))
-        };
-        let sign = |receipt: Option<&str>| {
-            sign_user_certificate(
-                state.user_ca.as_ref(),
-                &mut Rng(state.randomness.as_ref()),
-                &UserCertificateRequest {
-                    public_key: &client_key,
-                    user: &user.name,
-                    role: &grant.role,
-                    principals: &grant.principals,
-                    serial,
-                    now,
-                    backdate: grant.backdate,
-                    ttl: grant.ttl,
-                    extensions: &grant.extensions,
-                    critical_options: &critical_options,
-                    receipt,
-                },
-            )
-            .map_err(signing_failed)
-        };
+        let pending = Arc::new(Pending {
+            state: state.clone(),
+            key_id: jit_ca::user_cert::key_id(&user.name, &grant.role, serial),
+            client_fingerprint: jit_ca::device::fingerprint(&client_key),
+            ca_fingerprint: state.user_ca.fingerprint(),
+            client_key: client_key.clone(),
+            user: user.name.clone(),
+            device: auth.device.fingerprint.clone(),
+            grant: grant.clone(),
+            sanction: sanction.clone(),
+            serial,
+            now,
+            critical_options: critical_options.clone(),
+            critical_text: critical_text.clone(),
+            source_ip: source_ip.to_string(),
+        });
+        let slot: Arc<Mutex<Option<IssuedCertificate>>> = Arc::new(Mutex::new(None));
         // Without a receipt the certificate does not depend on its log position: sign it
-        // before taking the chain head, so replicas do not sign one at a time.
-        let mut presigned = match grant.log_receipt {
-            false => Some(sign(None).map_err(|e| AppError::internal("certificate signing", e))?),
+        // before the log writer takes the chain head.
+        let presigned = match grant.log_receipt {
+            false => Some(
+                pending
+                    .sign(None)
+                    .map_err(|e| AppError::internal("certificate signing", e))?,
+            ),
             true => None,
         };
-        // Runs once the record's log position is known (and the chain head is locked), so
-        // an opted-in certificate can carry a receipt naming that position.
-        let build = |seq: u64| -> jit_store::Result<(Record, CertificateRow)> {
-            let issued = match presigned.take() {
+        // Runs once the record's log position is known (the chain head is locked), so an
+        // opted-in certificate can carry a receipt naming that position.
+        let (builder, output) = (pending.clone(), slot.clone());
+        let build = move |seq: u64| -> jit_store::Result<(Record, CertificateRow)> {
+            let failed = |e: jit_ca::Error| {
+                jit_store::Error::Corrupt(format!("certificate signing failed: {e}"))
+            };
+            let issued = match presigned {
                 Some(issued) => issued,
                 None => {
-                    let (valid_after, valid_before) =
-                        jit_ca::user_cert::validity(now, grant.backdate, grant.ttl)
-                            .map_err(signing_failed)?;
-                    let statement = ReceiptStatement {
-                        seq,
-                        serial,
-                        key_id: key_id.clone(),
-                        public_key_fingerprint: client_fingerprint.clone(),
-                        valid_after,
-                        valid_before,
-                        ca_fingerprint: ca_fingerprint.clone(),
-                        principals: grant.principals.clone(),
-                    };
-                    let signature = state
-                        .log_key
-                        .sign(&statement.signed_bytes())
-                        .map_err(signing_failed)?;
-                    let receipt = Receipt {
-                        seq,
-                        signature: signature.as_bytes().to_vec(),
-                    }
-                    .encode();
-                    sign(Some(&receipt))?
+                    let receipt = builder.receipt(seq).map_err(failed)?;
+                    builder.sign(Some(&receipt)).map_err(failed)?
                 }
             };
-            let record = Record {
-                time: now,
-                policy_hash: state.policy.hash().to_string(),
-                event: Event::Issued(Box::new(Issuance {
-                    user: user.name.clone(),
-                    device: auth.device.fingerprint.clone(),
-                    role: grant.role.clone(),
-                    principals: grant.principals.clone(),
-                    serial,
-                    key_id: issued.key_id.clone(),
-                    client_key_fingerprint: client_fingerprint.clone(),
-                    valid_after: issued.valid_after,
-                    valid_before: issued.valid_before,
-                    extensions: grant.extensions.clone(),
-                    critical_options: critical_text.clone(),
-                    source_ip: source_ip.to_string(),
-                    ca_fingerprint: ca_fingerprint.clone(),
-                    certificate_sha256: issued.sha256.clone(),
-                    request_id: sanction.request_id.clone(),
-                    approvers: sanction.approvers.clone(),
-                    reason: sanction.reason.clone(),
-                    ticket: sanction.ticket.clone(),
-                    break_glass: grant.break_glass,
-                    out_of_hours: grant.out_of_hours,
-                })),
-            };
-            let row = CertificateRow {
-                serial,
-                user: user.name.clone(),
-                role: grant.role.clone(),
-                key_id: issued.key_id.clone(),
-                valid_after: issued.valid_after,
-                valid_before: issued.valid_before,
-                ca_fingerprint: ca_fingerprint.clone(),
-            };
-            if let Ok(mut slot) = slot.lock() {
+            let written = builder.record(&issued);
+            if let Ok(mut slot) = output.lock() {
                 *slot = Some(issued);
             }
-            Ok((record, row))
+            Ok(written)
         };
         let links = IssuanceLinks {
             request_id: sanction.request_id.as_deref(),
@@ -351,7 +294,7 @@ async fn issue_for(
                 .then_some(sanction.reason.as_deref().unwrap_or_default()),
         };
         let outcome = state.store.record_issuance_at(Box::new(build), links).await;
-        let issued = slot.into_inner().ok().flatten();
+        let issued = slot.lock().ok().and_then(|mut slot| slot.take());
         match (outcome, issued) {
             (Ok(log_index), Some(issued)) => {
                 tracing::info!(user = %user.name, role = %grant.role, serial, key_id = %issued.key_id, log_index, "certificate issued");
@@ -394,6 +337,111 @@ async fn issue_for(
         "serial allocation",
         "collided repeatedly",
     ))
+}
+
+/// Everything needed to sign a certificate and write its record, owned, so the log writer
+/// can finish it inside its (grouped) transaction.
+struct Pending {
+    state: Arc<AppState>,
+    client_key: jit_ca::PublicKey,
+    client_fingerprint: String,
+    ca_fingerprint: String,
+    user: String,
+    device: String,
+    grant: Grant,
+    sanction: Sanction,
+    serial: u64,
+    key_id: String,
+    now: u64,
+    critical_options: Vec<(String, String)>,
+    critical_text: Vec<String>,
+    source_ip: String,
+}
+
+impl Pending {
+    /// Sign the certificate, carrying `receipt` when the role opts in.
+    fn sign(&self, receipt: Option<&str>) -> Result<IssuedCertificate, jit_ca::Error> {
+        sign_user_certificate(
+            self.state.user_ca.as_ref(),
+            &mut Rng(self.state.randomness.as_ref()),
+            &UserCertificateRequest {
+                public_key: &self.client_key,
+                user: &self.user,
+                role: &self.grant.role,
+                principals: &self.grant.principals,
+                serial: self.serial,
+                now: self.now,
+                backdate: self.grant.backdate,
+                ttl: self.grant.ttl,
+                extensions: &self.grant.extensions,
+                critical_options: &self.critical_options,
+                receipt,
+            },
+        )
+    }
+
+    /// The log key's receipt for this certificate as log entry `seq`.
+    fn receipt(&self, seq: u64) -> Result<String, jit_ca::Error> {
+        let (valid_after, valid_before) =
+            jit_ca::user_cert::validity(self.now, self.grant.backdate, self.grant.ttl)?;
+        let statement = ReceiptStatement {
+            seq,
+            serial: self.serial,
+            key_id: self.key_id.clone(),
+            public_key_fingerprint: self.client_fingerprint.clone(),
+            valid_after,
+            valid_before,
+            ca_fingerprint: self.ca_fingerprint.clone(),
+            principals: self.grant.principals.clone(),
+        };
+        let signature = self.state.log_key.sign(&statement.signed_bytes())?;
+        Ok(Receipt {
+            seq,
+            signature: signature.as_bytes().to_vec(),
+        }
+        .encode())
+    }
+
+    /// The issuance record and certificate row for `issued`.
+    fn record(&self, issued: &IssuedCertificate) -> (Record, CertificateRow) {
+        let (grant, sanction) = (&self.grant, &self.sanction);
+        let record = Record {
+            time: self.now,
+            policy_hash: self.state.policy.hash().to_string(),
+            event: Event::Issued(Box::new(Issuance {
+                user: self.user.clone(),
+                device: self.device.clone(),
+                role: grant.role.clone(),
+                principals: grant.principals.clone(),
+                serial: self.serial,
+                key_id: issued.key_id.clone(),
+                client_key_fingerprint: self.client_fingerprint.clone(),
+                valid_after: issued.valid_after,
+                valid_before: issued.valid_before,
+                extensions: grant.extensions.clone(),
+                critical_options: self.critical_text.clone(),
+                source_ip: self.source_ip.clone(),
+                ca_fingerprint: self.ca_fingerprint.clone(),
+                certificate_sha256: issued.sha256.clone(),
+                request_id: sanction.request_id.clone(),
+                approvers: sanction.approvers.clone(),
+                reason: sanction.reason.clone(),
+                ticket: sanction.ticket.clone(),
+                break_glass: grant.break_glass,
+                out_of_hours: grant.out_of_hours,
+            })),
+        };
+        let row = CertificateRow {
+            serial: self.serial,
+            user: self.user.clone(),
+            role: grant.role.clone(),
+            key_id: issued.key_id.clone(),
+            valid_after: issued.valid_after,
+            valid_before: issued.valid_before,
+            ca_fingerprint: self.ca_fingerprint.clone(),
+        };
+        (record, row)
+    }
 }
 
 /// Alerts an issuance fires: break-glass, and anything outside business hours.

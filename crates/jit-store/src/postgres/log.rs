@@ -65,7 +65,7 @@ pub(super) async fn append(pool: &PgPool, record: &Record) -> Result<u64> {
 /// See [`crate::Store::record_issuance`].
 pub(super) async fn record_issuance(
     pool: &PgPool,
-    build: IssuanceBuilder<'_>,
+    build: IssuanceBuilder,
     links: IssuanceLinks<'_>,
 ) -> Result<u64> {
     let mut tx = pool.begin().await?;

@@ -46,31 +46,39 @@ async fn insert_entry(
 }
 
 /// Append `record` after the chain head, inside the caller's write transaction.
-async fn append_in(tx: &mut SqliteConnection, record: &Record) -> Result<u64> {
+pub(super) async fn append_in(tx: &mut SqliteConnection, record: &Record) -> Result<u64> {
     let (seq, previous) = lock_head(tx).await?;
     insert_entry(tx, seq, &previous, record).await?;
     Ok(seq)
 }
 
-/// See [`crate::Store::append_log`].
-pub(super) async fn append(pool: &SqlitePool, record: &Record) -> Result<u64> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let seq = append_in(&mut tx, record).await?;
-    tx.commit().await?;
-    Ok(seq)
+/// The links of an issuance, owned (a grouped write outlives the caller's borrows).
+#[derive(Debug, Clone, Default)]
+pub(super) struct OwnedLinks {
+    pub(super) request_id: Option<String>,
+    pub(super) break_glass_reason: Option<String>,
 }
 
-/// See [`crate::Store::record_issuance`].
-pub(super) async fn record_issuance(
-    pool: &SqlitePool,
-    build: IssuanceBuilder<'_>,
-    links: IssuanceLinks<'_>,
+impl From<IssuanceLinks<'_>> for OwnedLinks {
+    fn from(links: IssuanceLinks<'_>) -> Self {
+        OwnedLinks {
+            request_id: links.request_id.map(str::to_string),
+            break_glass_reason: links.break_glass_reason.map(str::to_string),
+        }
+    }
+}
+
+/// One issuance inside the caller's write transaction: lock the head, build the record for
+/// its position, write record, certificate row and links.
+pub(super) async fn issue_in(
+    tx: &mut SqliteConnection,
+    build: IssuanceBuilder,
+    links: &OwnedLinks,
 ) -> Result<u64> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let (seq, previous) = lock_head(&mut tx).await?;
+    let (seq, previous) = lock_head(tx).await?;
     let (record, certificate) = build(seq)?;
     let (record, certificate) = (&record, &certificate);
-    insert_entry(&mut tx, seq, &previous, record).await?;
+    insert_entry(tx, seq, &previous, record).await?;
     sqlx::query(
         "INSERT INTO certificates (serial, user_name, role, key_id, valid_after, valid_before, log_seq, ca_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
@@ -85,7 +93,7 @@ pub(super) async fn record_issuance(
     .execute(&mut *tx)
     .await
     .map_err(|e| rules::on_unique(e, || Error::SerialTaken))?;
-    if let Some(id) = links.request_id {
+    if let Some(id) = &links.request_id {
         let used = sqlx::query(
             "UPDATE access_requests SET state = 'used', used_serial = ? WHERE id = ? AND requester = ? AND role = ? AND state = 'approved' AND usable_until > ?",
         )
@@ -100,7 +108,7 @@ pub(super) async fn record_issuance(
             return Err(rules::request_unusable(id));
         }
     }
-    if let Some(reason) = links.break_glass_reason {
+    if let Some(reason) = &links.break_glass_reason {
         sqlx::query(
             "INSERT INTO break_glass_reviews (serial, log_seq, user_name, role, reason, issued_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -113,7 +121,6 @@ pub(super) async fn record_issuance(
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await?;
     Ok(seq)
 }
 
