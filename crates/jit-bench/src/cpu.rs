@@ -24,6 +24,7 @@ pub struct Reading {
     postgres: Option<f64>,
     bench: Option<f64>,
     machine: Option<f64>,
+    jitd_switches: Option<u64>,
 }
 
 /// Cores kept busy on average between two readings.
@@ -37,6 +38,8 @@ pub struct Usage {
     pub bench: Option<f64>,
     /// Every other process and the kernel's own work.
     pub other: Option<f64>,
+    /// Context switches of jitd's threads in the interval (voluntary and not).
+    pub jitd_switches: Option<u64>,
 }
 
 impl Meter {
@@ -57,6 +60,7 @@ impl Meter {
             postgres: self.postmaster.and_then(tree_seconds),
             bench: stat("self").map(|s| s.own()),
             machine: machine_busy_seconds(),
+            jitd_switches: context_switches(self.jitd),
         }
     }
 }
@@ -78,6 +82,10 @@ impl Reading {
             postgres,
             bench,
             other,
+            jitd_switches: self
+                .jitd_switches
+                .zip(before.jitd_switches)
+                .map(|(after, before)| after.saturating_sub(before)),
         }
     }
 }
@@ -103,6 +111,23 @@ fn machine_busy_seconds() -> Option<f64> {
     // user nice system idle iowait irq softirq steal (guest time is inside user already)
     let busy: f64 = ticks.iter().take(8).sum::<f64>() - ticks.get(3)? - ticks.get(4)?;
     Some(busy / TICKS_PER_SECOND)
+}
+
+/// Context switches so far of every live thread of `pid` (`/proc/PID/task/*/status`).
+fn context_switches(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0;
+    for task in tasks.flatten() {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue; // the thread ended meanwhile
+        };
+        total += status
+            .lines()
+            .filter(|line| line.contains("ctxt_switches:"))
+            .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    Some(total)
 }
 
 /// The fields of `/proc/PID/stat` the meter needs.

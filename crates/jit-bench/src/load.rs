@@ -82,6 +82,12 @@ impl PhaseResult {
         self.certificates as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
+    /// jitd's context switches per certificate.
+    pub fn switches_per_certificate(&self) -> Option<f64> {
+        let switches = self.cpu.jitd_switches? as f64;
+        (self.certificates > 0).then(|| switches / self.certificates as f64)
+    }
+
     /// The `q` quantile (0..=1) of the certificate latency, in milliseconds.
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
         let n = self.latencies_us.len();

@@ -102,13 +102,15 @@ impl BackendReport {
     /// The phase table and its error notes.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
-        out.push_str("| phase | sent | certificates | errors | not sent (cap) | seconds | certificates/s | p50 ms | p99 ms | p99.9 ms | jitd CPU | PostgreSQL CPU | bench CPU | other CPU |\n");
-        out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        out.push_str("| phase | sent | certificates | errors | not sent (cap) | seconds | certificates/s | p50 ms | p99 ms | p99.9 ms | jitd CPU | PostgreSQL CPU | bench CPU | other CPU | jitd context switches per certificate |\n");
+        out.push_str(
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
         for r in &self.phases {
             let errors: usize = r.errors.values().sum();
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {:.2} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {:.2} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.phase.name,
                 r.sent,
                 r.certificates,
@@ -123,6 +125,8 @@ impl BackendReport {
                 cores(r.cpu.postgres),
                 cores(r.cpu.bench),
                 cores(r.cpu.other),
+                r.switches_per_certificate()
+                    .map_or("–".into(), |n| format!("{n:.0}")),
             );
         }
         out.push_str("\nCPU columns: cores kept busy on average (CPU seconds ÷ wall seconds; the machine has `nproc` of them). \"other\" is every other process plus the kernel's own work: well above 0.1 means something else ran on the machine and the phase is understated.\n");
@@ -199,7 +203,7 @@ fn ms(value: Option<f64>) -> String {
 pub fn phase_line(r: &PhaseResult) -> String {
     let errors: usize = r.errors.values().sum();
     format!(
-        "  {:<26} {:>5} certificates in {:>5.2}s = {:>4.0}/s  p50 {} ms  p99 {} ms  p99.9 {} ms  errors {}  not sent {}  CPU: jitd {} pg {} bench {} other {}",
+        "  {:<26} {:>5} certificates in {:>5.2}s = {:>4.0}/s  p50 {} ms  p99 {} ms  p99.9 {} ms  errors {}  not sent {}  CPU: jitd {} pg {} bench {} other {}  jitd switches/cert {}",
         r.phase.name,
         r.certificates,
         r.elapsed.as_secs_f64(),
@@ -212,7 +216,9 @@ pub fn phase_line(r: &PhaseResult) -> String {
         cores(r.cpu.jitd),
         cores(r.cpu.postgres),
         cores(r.cpu.bench),
-        cores(r.cpu.other)
+        cores(r.cpu.other),
+        r.switches_per_certificate()
+            .map_or("–".into(), |n| format!("{n:.0}"))
     )
 }
 
@@ -331,7 +337,7 @@ pub fn write_docs(path: &Path, run: &RunReport) -> anyhow::Result<()> {
 
 /// The head of a new docs file.
 const NEW_FILE_HEAD: &str = "# Benchmarks\n\n\
-Reproduce with `just bench` (release builds of jitd and jit-bench; about five minutes).\n\
+Reproduce with `just bench` (release builds of jitd and jit-bench, then a minute or two).\n\
 What is measured and how is described in `crates/jit-bench/src/main.rs`.\n\n## Results\n\n";
 
 /// Today's date, `YYYY-MM-DD`, from the system clock (civil-from-days, proleptic Gregorian).
