@@ -250,6 +250,10 @@ pub trait Store: Send + Sync + 'static {
     async fn add_checkpoint(&self, tree_size: u64, signed_json: &str, now: u64) -> Result<bool>;
     /// Every stored checkpoint (JSON), by tree size.
     async fn checkpoints(&self) -> Result<Vec<String>>;
+    /// The checkpoint (JSON) with the largest tree size.
+    async fn latest_checkpoint(&self) -> Result<Option<String>>;
+    /// Sequence number of the issuance record of certificate `serial`.
+    async fn issuance_seq(&self, serial: u64) -> Result<Option<u64>>;
 
     /// Break-glass issuances not yet reviewed, oldest first.
     async fn pending_reviews(&self) -> Result<Vec<Review>>;

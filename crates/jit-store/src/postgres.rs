@@ -527,6 +527,23 @@ impl Store for PostgresStore {
         )
     }
 
+    async fn latest_checkpoint(&self) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT signed FROM checkpoints ORDER BY tree_size DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn issuance_seq(&self, serial: u64) -> Result<Option<u64>> {
+        let seq: Option<i64> =
+            sqlx::query_scalar("SELECT log_seq FROM certificates WHERE serial = $1")
+                .bind(to_i64(serial))
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(seq.map(to_u64))
+    }
+
     async fn pending_reviews(&self) -> Result<Vec<Review>> {
         let rows = sqlx::query(
             "SELECT * FROM break_glass_reviews WHERE acked_at IS NULL ORDER BY issued_at, log_seq",

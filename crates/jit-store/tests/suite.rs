@@ -503,6 +503,10 @@ async fn checkpoints_are_kept_once_per_tree_size(store: Arc<dyn Store>) {
         store.checkpoints().await.unwrap(),
         vec!["{\"a\":3}".to_string(), "{\"a\":5}".to_string()]
     );
+    assert_eq!(
+        store.latest_checkpoint().await.unwrap().as_deref(),
+        Some("{\"a\":5}")
+    );
 }
 
 async fn an_issuance_is_built_for_its_log_position(store: Arc<dyn Store>) {
@@ -524,6 +528,8 @@ async fn an_issuance_is_built_for_its_log_position(store: Arc<dyn Store>) {
         (2, Some(2)),
         "built for the position it got"
     );
+    assert_eq!(store.issuance_seq(11).await.unwrap(), Some(2));
+    assert_eq!(store.issuance_seq(12).await.unwrap(), None);
     // A builder that fails writes nothing and leaves the head where it was.
     let failed = store
         .record_issuance_at(

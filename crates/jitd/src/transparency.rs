@@ -10,7 +10,7 @@ use axum::extract::{OriginalUri, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use jit_log::merkle::{entry_leaf_hash, ConsistencyProof, InclusionProof, Tree};
-use jit_log::{Checkpoint, Entry, Event, SignedCheckpoint};
+use jit_log::{Checkpoint, Entry, SignedCheckpoint};
 use jit_proto::ErrorCode;
 use serde::Serialize;
 use tokio::sync::Mutex;
@@ -96,10 +96,12 @@ pub async fn checkpoint_now(state: &AppState) -> Result<Option<SignedCheckpoint>
 
 /// The newest stored checkpoint.
 pub async fn latest_checkpoint(state: &AppState) -> Result<Option<SignedCheckpoint>, AppError> {
-    let all = state.store.checkpoints().await?;
-    all.last()
+    state
+        .store
+        .latest_checkpoint()
+        .await?
         .map(|json| {
-            serde_json::from_str(json).map_err(|e| AppError::internal("stored checkpoint", e))
+            serde_json::from_str(&json).map_err(|e| AppError::internal("stored checkpoint", e))
         })
         .transpose()
 }
@@ -244,25 +246,15 @@ pub async fn inclusion(
     Ok(Json(InclusionAnswer { entry, proof }))
 }
 
-/// Leaf index of the issuance record of certificate `serial`.
+/// Leaf index of the issuance record of certificate `serial` (the certificate row keeps it).
 async fn serial_index(state: &AppState, serial: u64) -> Result<u64, AppError> {
-    let mut from = 1;
-    loop {
-        let page = state.store.log_entries(from, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        from = last.seq + 1;
-        for entry in &page {
-            if let Ok(record) = entry.record() {
-                if matches!(&record.event, Event::Issued(i) if i.serial == serial) {
-                    return Ok(entry.seq - 1);
-                }
-            }
-        }
+    match state.store.issuance_seq(serial).await? {
+        Some(seq) => Ok(seq - 1),
+        None => Err(AppError::new(
+            ErrorCode::NotFound,
+            format!("no issuance record for serial {serial}"),
+        )),
     }
-    Err(AppError::new(
-        ErrorCode::NotFound,
-        format!("no issuance record for serial {serial}"),
-    ))
 }
 
 /// `GET /v1/log/proof/consistency?first=M&second=N` (auditors).

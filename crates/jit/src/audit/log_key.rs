@@ -58,6 +58,14 @@ impl LogKey {
         &self.fingerprint
     }
 
+    /// Check a raw Ed25519 `signature` by this key over `message` (checkpoints and log
+    /// receipts both come down to this).
+    pub fn check(&self, message: &[u8], signature: &[u8]) -> Result<(), signature::Error> {
+        let signature = Signature::new(Algorithm::Ed25519, signature.to_vec())
+            .map_err(|_| signature::Error::new())?;
+        self.key.verify(message, &signature)
+    }
+
     /// Check that this key signed `signed`.
     pub fn verify(&self, signed: &SignedCheckpoint) -> anyhow::Result<()> {
         let hint = "check that you trust this log key (`jitd ca show --log` on the jitd host), \
@@ -75,11 +83,10 @@ impl LogKey {
             .decode(signed.signature.trim())
             .ok()
             .filter(|raw| raw.len() == 64)
-            .and_then(|raw| Signature::new(Algorithm::Ed25519, raw).ok())
             .ok_or_else(|| fail("the checkpoint's signature is not 64 bytes of base64", hint))?;
         let mut message = DOMAIN.to_vec();
         message.extend_from_slice(signed.checkpoint.signed_text().as_bytes());
-        self.key.verify(&message, &signature).map_err(|_| {
+        self.check(&message, &signature).map_err(|_| {
             fail(
                 format!(
                     "the checkpoint's signature ({} records) does not verify with log key {}",

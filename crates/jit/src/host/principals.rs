@@ -3,20 +3,18 @@
 //! only when the certificate carries a valid receipt (extension `log-receipt@jit`) signed by
 //! the jit log key, so a certificate made with the CA key outside the log is refused.
 
-use std::path::Path;
-
 use anyhow::{bail, Context as _};
 use jit_log::receipt::{Receipt, ReceiptStatement, EXTENSION};
-use signature::Verifier as _;
-use ssh_key::public::KeyData;
-use ssh_key::{Algorithm, Certificate, HashAlg, PublicKey, Signature};
+use ssh_key::{Certificate, HashAlg, PublicKey};
 
+use crate::audit::log_key::LogKey;
 use crate::cli::HostPrincipalsArgs;
 
-/// Print the principals for a certificate with a valid receipt; refuse (exit 1, reason on
-/// stderr, which sshd logs) otherwise.
+/// Print the principals for a certificate with a valid receipt; refuse otherwise (exit 1,
+/// reason on stderr; sshd logs only "AuthorizedPrincipalsCommand ... failed, status 1").
 pub fn run(args: HostPrincipalsArgs) -> anyhow::Result<()> {
-    let log_key = load_log_key(&args.dir.join(crate::host::sync::LOG_KEY))?;
+    let log_key = LogKey::read(&args.dir.join(crate::host::sync::LOG_KEY))
+        .context("run `jit host sync` to fetch the log key")?;
     let certificate = Certificate::from_openssh(&format!("{} {}", args.key_type, args.key))
         .context("the key offered is not a certificate; only jit certificates with a log receipt are accepted here")?;
     let seq = verify_receipt(&certificate, &log_key)?;
@@ -34,19 +32,8 @@ pub fn run(args: HostPrincipalsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_log_key(path: &Path) -> anyhow::Result<PublicKey> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "cannot read the log key {} (run `jit host sync`)",
-            path.display()
-        )
-    })?;
-    PublicKey::from_openssh(text.lines().next().unwrap_or_default().trim())
-        .with_context(|| format!("{} is not an OpenSSH public key", path.display()))
-}
-
 /// Check the certificate's log receipt against `log_key`; returns the log index it names.
-pub fn verify_receipt(certificate: &Certificate, log_key: &PublicKey) -> anyhow::Result<u64> {
+pub fn verify_receipt(certificate: &Certificate, log_key: &LogKey) -> anyhow::Result<u64> {
     let Some(value) = certificate.extensions().get(EXTENSION) else {
         bail!(
             "certificate {} has no log receipt: it was not issued through the jit log",
@@ -67,12 +54,8 @@ pub fn verify_receipt(certificate: &Certificate, log_key: &PublicKey) -> anyhow:
         ca_fingerprint: ca.fingerprint(HashAlg::Sha256).to_string(),
         principals: certificate.valid_principals().to_vec(),
     };
-    let KeyData::Ed25519(key) = log_key.key_data() else {
-        bail!("the log key is not an Ed25519 key");
-    };
-    let signature = Signature::new(Algorithm::Ed25519, receipt.signature.clone())
-        .map_err(|_| anyhow::anyhow!("the log receipt signature is malformed"))?;
-    key.verify(&statement.signed_bytes(), &signature)
+    log_key
+        .check(&statement.signed_bytes(), &receipt.signature)
         .map_err(|_| {
             anyhow::anyhow!(
                 "the log receipt of {} does not verify with the log key",

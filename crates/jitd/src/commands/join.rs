@@ -98,11 +98,8 @@ pub async fn run(data_dir: &Path, sshd_logs: &[PathBuf], json: bool) -> anyhow::
     let logins = logins(lines.into_iter());
     let (_, store) = super::open(data_dir).await?;
     let mut issued = HashMap::new();
-    let mut from = 1;
-    loop {
-        let page = store.log_entries(from, 1000).await?;
-        let Some(last) = page.last() else { break };
-        from = last.seq + 1;
+    let mut pages = super::report::source::Pages::new(store.as_ref(), 1);
+    while let Some(page) = pages.next().await? {
         for entry in &page {
             if let Event::Issued(issuance) = entry.record()?.event {
                 issued.insert(issuance.serial, (entry.seq, issuance));
