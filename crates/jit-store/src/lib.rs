@@ -62,17 +62,38 @@ pub enum Error {
     Corrupt(String),
 }
 
-/// The outcome of [`Store::begin_totp_attempt`].
+/// A TOTP code, already checked against the user's secret in memory, for
+/// [`Store::check_totp`] to count: the store decides whether the check may count at all (the
+/// attempt limit) and whether its time step is still unused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TotpCheck<'a> {
+    /// The user whose code it is.
+    pub user: &'a str,
+    /// Time of the attempt (Unix seconds); a failure is recorded at this time.
+    pub now: u64,
+    /// Failures at or before this time no longer count.
+    pub since: u64,
+    /// With this many failures after `since`, the user is locked out.
+    pub max_failures: u32,
+    /// The time step the code matched, or `None` for a wrong or malformed code.
+    pub step: Option<u64>,
+}
+
+/// The outcome of [`Store::check_totp`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TotpAttempt {
-    /// Go ahead and check the code; `attempt` undoes the provisional failure on success.
-    Granted {
-        /// Handle for [`Store::totp_attempt_succeeded`].
-        attempt: i64,
+pub enum TotpOutcome {
+    /// The code was right and its step is now used up.
+    Accepted,
+    /// The code was wrong, or right for a step used before (`replayed`); recorded as a
+    /// failure. `earlier_failures` counts the failures in the window before this one.
+    Refused {
         /// Failures in the window before this attempt.
         earlier_failures: u32,
+        /// The code matched a time step that is not later than the last one used.
+        replayed: bool,
     },
-    /// Too many failures: their times (Unix seconds), for the retry-after computation.
+    /// Too many failures: nothing was checked or recorded. Their times (Unix seconds), for
+    /// the retry-after computation.
     LockedOut(Vec<u64>),
 }
 
@@ -119,30 +140,21 @@ pub trait Store: Send + Sync + 'static {
     /// Mark a device confirmed (its owner proved the TOTP secret).
     async fn confirm_device(&self, fingerprint: &str, now: u64) -> Result<()>;
 
-    /// Accept TOTP time step `step` for `user` if it is later than every step accepted
-    /// before: one atomic conditional write. `true` when accepted.
-    async fn consume_totp_step(&self, user: &str, step: u64) -> Result<bool>;
-    /// Take one TOTP attempt for `user`, atomically across every jitd sharing the store: with
-    /// fewer than `max` failures after `since`, the attempt is recorded as a failure (until
-    /// [`Store::totp_attempt_succeeded`] removes it) and granted; otherwise the user is locked
-    /// out and the failure times are returned. Concurrent attempts each take a slot, so at
-    /// most `max` codes are ever checked per window.
-    async fn begin_totp_attempt(
-        &self,
-        user: &str,
-        now: u64,
-        since: u64,
-        max: u32,
-    ) -> Result<TotpAttempt>;
-    /// The attempt's code was right: it is not a failure.
-    async fn totp_attempt_succeeded(&self, attempt: i64) -> Result<()>;
-    /// Record a failed TOTP code.
-    async fn record_totp_failure(&self, user: &str, at: u64) -> Result<()>;
-    /// Times of the user's failed codes after `since`; older ones are forgotten.
-    async fn totp_failures_since(&self, user: &str, since: u64) -> Result<Vec<u64>>;
+    /// Count one TOTP attempt for `check.user`, atomically across every jitd sharing the
+    /// store: with `max_failures` failures after `since` the user is locked out and nothing
+    /// else happens; otherwise a right code (`step`) later than every step accepted before
+    /// is accepted and its step used up, and anything else is recorded as a failure. Since
+    /// the attempt limit is checked in the same transaction that records the outcome, at
+    /// most `max_failures` codes ever count per window, however many arrive at once.
+    async fn check_totp(&self, check: TotpCheck<'_>) -> Result<TotpOutcome>;
 
-    /// Remember a request nonce until `expires_at`; `false` if it was seen before.
-    async fn remember_nonce(&self, nonce: &str, expires_at: u64, now: u64) -> Result<bool>;
+    /// Remember a request nonce until `expires_at`; `false` if it was seen before (even if
+    /// it has expired since but was not yet purged: the request's timestamp is stale by then).
+    async fn remember_nonce(&self, nonce: &str, expires_at: u64) -> Result<bool>;
+    /// Forget nonces that expired before `now` and TOTP failures at or before
+    /// `failures_until`; returns how many rows went. Runs in the background, off the request
+    /// path.
+    async fn purge_expired(&self, now: u64, failures_until: u64) -> Result<u64>;
 
     /// Append a record to the log, durably; returns its sequence number.
     async fn append_log(&self, record: &Record) -> Result<u64>;

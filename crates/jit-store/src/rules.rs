@@ -5,6 +5,7 @@
 use jit_log::{Entry, Record};
 
 use crate::model::{NewAccessRequest, RequestState};
+use crate::stored::to_u64;
 use crate::{Error, Result};
 
 /// `error`, or `instead()` when it is a unique-constraint violation (the thing exists).
@@ -70,5 +71,19 @@ pub(crate) fn review_not_open(serial: u64, exists: bool) -> Error {
     match exists {
         true => Error::Conflict(format!("the review of serial {serial} is already closed")),
         false => Error::NotFound(format!("break-glass issuance with serial {serial}")),
+    }
+}
+
+/// The lockout outcome when the failures in the window (`times`, Unix seconds) reach `max`.
+pub(crate) fn locked_out(times: &[i64], max: u32) -> Option<crate::TotpOutcome> {
+    (times.len() >= max as usize)
+        .then(|| crate::TotpOutcome::LockedOut(times.iter().copied().map(to_u64).collect()))
+}
+
+/// The outcome of a code that did not use up a step (recorded as a failure).
+pub(crate) fn refused(earlier_failures: usize, step: Option<u64>) -> crate::TotpOutcome {
+    crate::TotpOutcome::Refused {
+        earlier_failures: u32::try_from(earlier_failures).unwrap_or(u32::MAX),
+        replayed: step.is_some(),
     }
 }

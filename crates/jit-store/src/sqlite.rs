@@ -229,95 +229,42 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn consume_totp_step(&self, user: &str, step: u64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE users SET totp_last_step = ? WHERE name = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
-        )
-        .bind(to_i64(step))
-        .bind(user)
-        .bind(to_i64(step))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn begin_totp_attempt(
-        &self,
-        user: &str,
-        now: u64,
-        since: u64,
-        max: u32,
-    ) -> Result<crate::TotpAttempt> {
+    async fn check_totp(&self, check: crate::TotpCheck<'_>) -> Result<crate::TotpOutcome> {
         // BEGIN IMMEDIATE: attempts (from any process) are serialised by the write lock.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM totp_failures WHERE user_name = ? AND at <= ?")
-            .bind(user)
-            .bind(to_i64(since))
-            .execute(&mut *tx)
-            .await?;
         let times: Vec<i64> =
             sqlx::query_scalar("SELECT at FROM totp_failures WHERE user_name = ? AND at > ?")
-                .bind(user)
-                .bind(to_i64(since))
+                .bind(check.user)
+                .bind(to_i64(check.since))
                 .fetch_all(&mut *tx)
                 .await?;
-        if times.len() >= max as usize {
-            tx.commit().await?;
-            return Ok(crate::TotpAttempt::LockedOut(
-                times.into_iter().map(to_u64).collect(),
-            ));
+        if let Some(locked) = rules::locked_out(&times, check.max_failures) {
+            return Ok(locked);
         }
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO totp_failures (user_name, at) VALUES (?, ?) RETURNING rowid",
-        )
-        .bind(user)
-        .bind(to_i64(now))
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(crate::TotpAttempt::Granted {
-            attempt: id,
-            earlier_failures: u32::try_from(times.len()).unwrap_or(u32::MAX),
-        })
-    }
-
-    async fn totp_attempt_succeeded(&self, attempt: i64) -> Result<()> {
-        sqlx::query("DELETE FROM totp_failures WHERE rowid = ?")
-            .bind(attempt)
-            .execute(&self.pool)
+        if let Some(step) = check.step {
+            let done = sqlx::query(
+                "UPDATE users SET totp_last_step = ? WHERE name = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
+            )
+            .bind(to_i64(step))
+            .bind(check.user)
+            .bind(to_i64(step))
+            .execute(&mut *tx)
             .await?;
-        Ok(())
-    }
-
-    async fn record_totp_failure(&self, user: &str, at: u64) -> Result<()> {
+            if done.rows_affected() == 1 {
+                tx.commit().await?;
+                return Ok(crate::TotpOutcome::Accepted);
+            }
+        }
         sqlx::query("INSERT INTO totp_failures (user_name, at) VALUES (?, ?)")
-            .bind(user)
-            .bind(to_i64(at))
-            .execute(&self.pool)
+            .bind(check.user)
+            .bind(to_i64(check.now))
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(rules::refused(times.len(), check.step))
     }
 
-    async fn totp_failures_since(&self, user: &str, since: u64) -> Result<Vec<u64>> {
-        sqlx::query("DELETE FROM totp_failures WHERE user_name = ? AND at <= ?")
-            .bind(user)
-            .bind(to_i64(since))
-            .execute(&self.pool)
-            .await?;
-        let times: Vec<i64> =
-            sqlx::query_scalar("SELECT at FROM totp_failures WHERE user_name = ? AND at > ?")
-                .bind(user)
-                .bind(to_i64(since))
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(times.into_iter().map(to_u64).collect())
-    }
-
-    async fn remember_nonce(&self, nonce: &str, expires_at: u64, now: u64) -> Result<bool> {
-        sqlx::query("DELETE FROM request_nonces WHERE expires_at < ?")
-            .bind(to_i64(now))
-            .execute(&self.pool)
-            .await?;
+    async fn remember_nonce(&self, nonce: &str, expires_at: u64) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO request_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
         )
@@ -326,6 +273,18 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn purge_expired(&self, now: u64, failures_until: u64) -> Result<u64> {
+        let nonces = sqlx::query("DELETE FROM request_nonces WHERE expires_at < ?")
+            .bind(to_i64(now))
+            .execute(&self.pool)
+            .await?;
+        let failures = sqlx::query("DELETE FROM totp_failures WHERE at <= ?")
+            .bind(to_i64(failures_until))
+            .execute(&self.pool)
+            .await?;
+        Ok(nonces.rows_affected() + failures.rows_affected())
     }
 
     async fn append_log(&self, record: &Record) -> Result<u64> {

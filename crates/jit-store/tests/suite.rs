@@ -10,7 +10,9 @@ mod records;
 
 use std::sync::Arc;
 
-use jit_store::{IssuanceLinks, NewAccessRequest, NewDevice, RequestState, Store};
+use jit_store::{
+    IssuanceLinks, NewAccessRequest, NewDevice, RequestState, Store, TotpCheck, TotpOutcome,
+};
 use records::{issuance, user_record};
 
 async fn users_are_unique_and_can_be_disabled(store: Arc<dyn Store>) {
@@ -58,20 +60,42 @@ async fn tokens_are_single_use_and_expire(store: Arc<dyn Store>) {
     );
 }
 
+/// A TOTP check for `user` at time 1000 (window after 700, at most 5 failures).
+fn totp(user: &str, step: Option<u64>) -> TotpCheck<'_> {
+    TotpCheck {
+        user,
+        now: 1000,
+        since: 700,
+        max_failures: 5,
+        step,
+    }
+}
+
+fn refused(earlier_failures: u32, replayed: bool) -> TotpOutcome {
+    TotpOutcome::Refused {
+        earlier_failures,
+        replayed,
+    }
+}
+
 async fn totp_steps_are_accepted_once_and_in_order(store: Arc<dyn Store>) {
     store.add_user("alice", &[], 10).await.unwrap();
-    assert!(store.consume_totp_step("alice", 100).await.unwrap());
-    assert!(
-        !store.consume_totp_step("alice", 100).await.unwrap(),
+    let check = |step| store.check_totp(totp("alice", Some(step)));
+    assert_eq!(check(100).await.unwrap(), TotpOutcome::Accepted);
+    assert_eq!(
+        check(100).await.unwrap(),
+        refused(0, true),
         "same step twice"
     );
-    assert!(
-        !store.consume_totp_step("alice", 99).await.unwrap(),
+    assert_eq!(
+        check(99).await.unwrap(),
+        refused(1, true),
         "older step after newer"
     );
-    assert!(store.consume_totp_step("alice", 101).await.unwrap());
-    assert!(
-        !store.consume_totp_step("ghost", 5).await.unwrap(),
+    assert_eq!(check(101).await.unwrap(), TotpOutcome::Accepted);
+    assert_eq!(
+        store.check_totp(totp("ghost", Some(5))).await.unwrap(),
+        refused(0, true),
         "unknown user"
     );
 }
@@ -81,31 +105,71 @@ async fn concurrent_consumers_of_one_step_get_one_success(store: Arc<dyn Store>)
     let tasks: Vec<_> = (0..32)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.consume_totp_step("alice", 500).await.unwrap() })
+            tokio::spawn(async move {
+                let check = TotpCheck {
+                    max_failures: 100,
+                    ..totp("alice", Some(500))
+                };
+                store.check_totp(check).await.unwrap()
+            })
         })
         .collect();
     let mut accepted = 0;
     for task in tasks {
-        accepted += usize::from(task.await.unwrap());
+        accepted += usize::from(task.await.unwrap() == TotpOutcome::Accepted);
     }
     assert_eq!(accepted, 1);
 }
 
 async fn failures_are_counted_in_a_window(store: Arc<dyn Store>) {
-    for at in [10, 20, 30] {
-        store.record_totp_failure("alice", at).await.unwrap();
+    store.add_user("alice", &[], 10).await.unwrap();
+    for (at, earlier) in [(10, 0), (20, 1), (30, 2)] {
+        let check = TotpCheck {
+            now: at,
+            since: 0,
+            ..totp("alice", None)
+        };
+        assert_eq!(
+            store.check_totp(check).await.unwrap(),
+            refused(earlier, false)
+        );
     }
+    // Only failures after `since` count.
+    let check = TotpCheck {
+        now: 40,
+        since: 15,
+        ..totp("alice", None)
+    };
+    assert_eq!(store.check_totp(check).await.unwrap(), refused(2, false));
+    let check = TotpCheck {
+        now: 40,
+        since: 0,
+        ..totp("bob", None)
+    };
+    assert_eq!(store.check_totp(check).await.unwrap(), refused(0, false));
+    // Purging forgets failures up to the given time, and nothing after it.
+    assert_eq!(store.purge_expired(0, 20).await.unwrap(), 2);
+    let check = TotpCheck {
+        now: 50,
+        since: 0,
+        ..totp("alice", None)
+    };
     assert_eq!(
-        store.totp_failures_since("alice", 15).await.unwrap().len(),
-        2
+        store.check_totp(check).await.unwrap(),
+        refused(2, false),
+        "30 and 40 are left"
     );
-    assert_eq!(store.totp_failures_since("bob", 0).await.unwrap().len(), 0);
 }
 
 async fn nonces_are_single_use(store: Arc<dyn Store>) {
-    assert!(store.remember_nonce("n1", 100, 10).await.unwrap());
-    assert!(!store.remember_nonce("n1", 100, 20).await.unwrap());
-    assert!(store.remember_nonce("n2", 100, 20).await.unwrap());
+    assert!(store.remember_nonce("n1", 100).await.unwrap());
+    assert!(!store.remember_nonce("n1", 100).await.unwrap());
+    assert!(store.remember_nonce("n2", 200).await.unwrap());
+    // Purging forgets only expired nonces; a purged nonce could be used again (its
+    // request is stale by then, which the timestamp check refuses).
+    assert_eq!(store.purge_expired(150, 0).await.unwrap(), 1);
+    assert!(!store.remember_nonce("n2", 200).await.unwrap());
+    assert!(store.remember_nonce("n1", 300).await.unwrap());
 }
 
 async fn devices_register_and_confirm(store: Arc<dyn Store>) {
@@ -550,57 +614,38 @@ async fn an_issuance_is_built_for_its_log_position(store: Arc<dyn Store>) {
     jit_log::verify_chain(store.log_entries(1, 10).await.unwrap()).unwrap();
 }
 
-async fn concurrent_totp_attempts_each_take_a_slot(store: Arc<dyn Store>) {
-    use jit_store::TotpAttempt;
+async fn concurrent_totp_attempts_count_at_most_the_limit(store: Arc<dyn Store>) {
     store.add_user("alice", &[], 10).await.unwrap();
     let tasks: Vec<_> = (0..32)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .begin_totp_attempt("alice", 1000, 700, 5)
-                    .await
-                    .unwrap()
-            })
+            tokio::spawn(async move { store.check_totp(totp("alice", None)).await.unwrap() })
         })
         .collect();
-    let mut granted = Vec::new();
+    let mut refused_codes = 0;
     for task in tasks {
-        if let TotpAttempt::Granted { attempt, .. } = task.await.unwrap() {
-            granted.push(attempt);
+        match task.await.unwrap() {
+            TotpOutcome::Refused { .. } => refused_codes += 1,
+            TotpOutcome::LockedOut(times) => assert_eq!(times.len(), 5),
+            TotpOutcome::Accepted => panic!("no code was right"),
         }
     }
+    assert_eq!(refused_codes, 5, "at most five codes count per window");
+    // Locked out, even a right code is not looked at (and its step stays unused).
+    assert!(matches!(
+        store.check_totp(totp("alice", Some(40))).await.unwrap(),
+        TotpOutcome::LockedOut(t) if t.len() == 5
+    ));
+    // Once the window has passed, that step is accepted.
+    let later = TotpCheck {
+        now: 2000,
+        since: 1500,
+        ..totp("alice", Some(40))
+    };
     assert_eq!(
-        granted.len(),
-        5,
-        "at most five codes are checked per window"
+        store.check_totp(later).await.unwrap(),
+        TotpOutcome::Accepted
     );
-    // A right code gives its slot back.
-    store.totp_attempt_succeeded(granted[0]).await.unwrap();
-    assert!(matches!(
-        store
-            .begin_totp_attempt("alice", 1001, 700, 5)
-            .await
-            .unwrap(),
-        TotpAttempt::Granted {
-            earlier_failures: 4,
-            ..
-        }
-    ));
-    assert!(
-        matches!(store.begin_totp_attempt("alice", 1002, 700, 5).await.unwrap(), TotpAttempt::LockedOut(t) if t.len() == 5)
-    );
-    // Once the window has passed, attempts are granted again.
-    assert!(matches!(
-        store
-            .begin_totp_attempt("alice", 2000, 1500, 5)
-            .await
-            .unwrap(),
-        TotpAttempt::Granted {
-            earlier_failures: 0,
-            ..
-        }
-    ));
 }
 
 macro_rules! store_suite {
@@ -633,7 +678,7 @@ macro_rules! store_suite {
             case!(hosts_enroll_once_with_their_token);
             case!(checkpoints_are_kept_once_per_tree_size);
             case!(an_issuance_is_built_for_its_log_position);
-            case!(concurrent_totp_attempts_each_take_a_slot);
+            case!(concurrent_totp_attempts_count_at_most_the_limit);
         }
     };
 }

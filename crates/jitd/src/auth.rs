@@ -213,11 +213,7 @@ pub async fn check_freshness(state: &AppState, freshness: &Freshness) -> Result<
         .timestamp
         .saturating_add(max_age)
         .saturating_add(1);
-    if !state
-        .store
-        .remember_nonce(nonce, remember_until, now)
-        .await?
-    {
+    if !state.store.remember_nonce(nonce, remember_until).await? {
         return Err(AppError::new(
             ErrorCode::ReplayedRequest,
             "this exact request was received before (replay)",

@@ -25,6 +25,7 @@ pub mod config;
 pub mod enroll;
 pub mod error;
 pub mod hosts;
+pub mod housekeeping;
 pub mod issue;
 pub mod metrics;
 pub mod otp;

@@ -1,9 +1,10 @@
-//! TOTP checks on the server: attempt limit first, then verify and consume the time step
-//! atomically in the store so a code works once per user across every replica.
+//! TOTP checks on the server: the code is verified in memory, then one atomic store
+//! operation applies the attempt limit and uses up the time step, so a code works once per
+//! user across every replica and no more than the limit of codes ever count.
 
 use jit_mfa::{AttemptDecision, TotpSecret, Verification};
 use jit_proto::ErrorCode;
-use jit_store::{Device, TotpAttempt};
+use jit_store::{Device, TotpCheck, TotpOutcome};
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -18,18 +19,53 @@ pub async fn check(
 ) -> Result<(), AppError> {
     let now = state.clock.now();
     let limit = state.settings.attempt_limit;
-    // Reserve the attempt first (atomically, across replicas): concurrent attempts each take
-    // a slot, so at most `max_failures` codes are ever checked per window.
-    let attempt = state
+    // The code is checked in memory; the store then counts the attempt atomically (across
+    // replicas) against the limit, so whether a code was right is only ever revealed for
+    // at most `max_failures` attempts per window, however many arrive at once.
+    let (step, wrong) = match jit_mfa::normalise_code(otp) {
+        Err(_) => (None, Some(ErrorCode::MalformedOtp)),
+        Ok(code) => {
+            let secret = TotpSecret::from_base32(&device.totp_secret)
+                .map_err(|e| AppError::internal("stored TOTP secret does not decode", e))?;
+            match jit_mfa::verify(&secret, &code, now, None) {
+                Verification::Accepted { step } => (Some(step), None),
+                Verification::Replayed => (None, Some(ErrorCode::ReplayedOtp)),
+                Verification::Invalid => (None, Some(ErrorCode::InvalidOtp)),
+            }
+        }
+    };
+    let counted = state
         .store
-        .begin_totp_attempt(user, now, limit.window_start(now), limit.max_failures)
+        .check_totp(TotpCheck {
+            user,
+            now,
+            since: limit.window_start(now),
+            max_failures: limit.max_failures,
+            step,
+        })
         .await?;
-    let (handle, earlier_failures) = match attempt {
-        TotpAttempt::Granted {
-            attempt,
+    let failed = |code: ErrorCode| {
+        let message = match code {
+            ErrorCode::MalformedOtp => "a TOTP code is 6 digits",
+            ErrorCode::ReplayedOtp => "this TOTP code was already used; wait for the next one",
+            _ => "wrong TOTP code",
+        };
+        AppError::new(code, message)
+            .hint("enter the current 6-digit code from your authenticator app")
+    };
+    let (outcome, earlier_failures) = match counted {
+        TotpOutcome::Accepted => (Ok(()), 0),
+        TotpOutcome::Refused {
             earlier_failures,
-        } => (attempt, earlier_failures),
-        TotpAttempt::LockedOut(failures) => {
+            replayed,
+        } => {
+            let code = match replayed {
+                true => ErrorCode::ReplayedOtp,
+                false => wrong.unwrap_or(ErrorCode::InvalidOtp),
+            };
+            (Err(failed(code)), earlier_failures)
+        }
+        TotpOutcome::LockedOut(failures) => {
             let retry_after_seconds = match limit.decide(&failures, now) {
                 AttemptDecision::LockedOut {
                     retry_after_seconds,
@@ -45,36 +81,8 @@ pub async fn check(
             return Err(error);
         }
     };
-    let failed = |code: ErrorCode, message: &str| {
-        AppError::new(code, message)
-            .hint("enter the current 6-digit code from your authenticator app")
-    };
-    let replayed = || {
-        failed(
-            ErrorCode::ReplayedOtp,
-            "this TOTP code was already used; wait for the next one",
-        )
-    };
-    let outcome = match jit_mfa::normalise_code(otp) {
-        Err(_) => Err(failed(ErrorCode::MalformedOtp, "a TOTP code is 6 digits")),
-        Ok(code) => {
-            let secret = TotpSecret::from_base32(&device.totp_secret)
-                .map_err(|e| AppError::internal("stored TOTP secret does not decode", e))?;
-            match jit_mfa::verify(&secret, &code, now, None) {
-                Verification::Accepted { step } => {
-                    match state.store.consume_totp_step(user, step).await? {
-                        true => Ok(()),
-                        false => Err(replayed()),
-                    }
-                }
-                Verification::Replayed => Err(replayed()),
-                Verification::Invalid => Err(failed(ErrorCode::InvalidOtp, "wrong TOTP code")),
-            }
-        }
-    };
     match &outcome {
-        // A right code is not a failure: give the slot back.
-        Ok(()) => state.store.totp_attempt_succeeded(handle).await?,
+        Ok(()) => {}
         Err(_) => {
             state.metrics.totp_failed();
             tracing::warn!(user, "TOTP code refused");

@@ -107,11 +107,17 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.checkpoint_interval,
         stopped(stopping.clone()),
     ));
+    let purger = tokio::spawn(crate::housekeeping::purger(
+        state.clone(),
+        crate::housekeeping::PURGE_INTERVAL,
+        stopped(stopping.clone()),
+    ));
     let listener = std::net::TcpListener::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     crate::server::run(listener, tls, state, stopped(stopping.clone())).await?;
     // The server has drained; the checkpointer signs a last checkpoint before we exit.
     let _ = checkpointer.await;
+    let _ = purger.await;
     if let Some(delivery) = delivery {
         let _ = delivery.await;
     }
