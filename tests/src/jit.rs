@@ -428,21 +428,11 @@ impl Engineer {
 
 /// Run one SQL statement on a SQLite database (used to tamper with a stored log).
 pub fn sqlite_exec(database: &Path, sql: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    runtime.block_on(async {
-        let url = format!("sqlite://{}", database.display());
-        let pool = sqlx::SqlitePool::connect(&url)
-            .await
-            .expect("open the database");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-            .execute(&pool)
-            .await
-            .expect("the SQL runs");
-        pool.close().await;
-    });
+    let connection = rusqlite::Connection::open(database).expect("open the database");
+    connection
+        .busy_timeout(std::time::Duration::from_secs(10))
+        .expect("set a busy timeout");
+    connection.execute_batch(sql).expect("the SQL runs");
 }
 
 impl Engineer {

@@ -3,7 +3,8 @@
 //! # Layout
 //! - [`model`]: the rows callers read and write (users, devices, certificates).
 //! - [`Store`]: the operations jitd needs, each atomic on its own.
-//! - [`sqlite`]: the embedded default (WAL, `synchronous=FULL`), with its migrations.
+//! - [`sqlite`]: the embedded default (WAL, `synchronous=FULL`), with its migrations: one
+//!   writer thread group-commits every write, a few reader threads answer reads.
 //! - [`postgres`]: PostgreSQL, for several jitd replicas sharing one database.
 //! - `stored` and `rules` (private): what both backends share: how values are stored and
 //!   read back, and the decisions made around the SQL (error mapping, who may decide).
@@ -34,13 +35,16 @@ pub enum Error {
     /// The database could not be reached or answered with an error.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The SQLite database answered with an error.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// A migration failed.
     #[error("database migration {version} failed: {source}")]
     Migration {
         /// Migration version.
         version: i64,
-        /// Cause.
-        source: sqlx::Error,
+        /// Cause (the database driver's error).
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The thing to create exists already.
     #[error("{0} already exists")]

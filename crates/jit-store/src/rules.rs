@@ -8,11 +8,37 @@ use crate::model::{NewAccessRequest, RequestState};
 use crate::stored::to_u64;
 use crate::{Error, Result};
 
+/// A database driver's error that can say whether it is a unique-constraint violation.
+pub(crate) trait DriverError: Into<Error> {
+    /// Whether a unique (or primary key) constraint refused the write.
+    fn is_unique_violation(&self) -> bool;
+}
+
+impl DriverError for sqlx::Error {
+    fn is_unique_violation(&self) -> bool {
+        matches!(self, sqlx::Error::Database(db) if db.is_unique_violation())
+    }
+}
+
+impl DriverError for rusqlite::Error {
+    fn is_unique_violation(&self) -> bool {
+        matches!(
+            self.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::ConstraintViolation)
+        ) && matches!(
+            self,
+            rusqlite::Error::SqliteFailure(failure, _)
+                if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        )
+    }
+}
+
 /// `error`, or `instead()` when it is a unique-constraint violation (the thing exists).
-pub(crate) fn on_unique(error: sqlx::Error, instead: impl FnOnce() -> Error) -> Error {
-    match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => instead(),
-        _ => Error::Database(error),
+pub(crate) fn on_unique<E: DriverError>(error: E, instead: impl FnOnce() -> Error) -> Error {
+    match error.is_unique_violation() {
+        true => instead(),
+        false => error.into(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! and kinds by name, and rows turned into model values through [`Columns`].
 
 use jit_log::Entry;
+use sqlx::Row as _;
 
 use crate::model::{
     AccessRequest, Alert, CertificateRow, Decision, Device, Host, NewAccessRequest, RequestState,
@@ -52,14 +53,7 @@ pub(crate) trait Columns {
     }
 }
 
-impl<R> Columns for R
-where
-    R: sqlx::Row,
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
+impl Columns for sqlx::postgres::PgRow {
     fn text(&self, column: &str) -> Result<String> {
         Ok(self.try_get(column)?)
     }
@@ -74,6 +68,24 @@ where
     }
     fn flag(&self, column: &str) -> Result<bool> {
         Ok(self.try_get(column)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn text(&self, column: &str) -> Result<String> {
+        Ok(self.get(column)?)
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>> {
+        Ok(self.get(column)?)
+    }
+    fn int(&self, column: &str) -> Result<i64> {
+        Ok(self.get(column)?)
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
+        Ok(self.get(column)?)
+    }
+    fn flag(&self, column: &str) -> Result<bool> {
+        Ok(self.get::<_, i64>(column)? != 0)
     }
 }
 

@@ -390,12 +390,12 @@ async fn when_the_log_cannot_be_written_no_certificate_leaves_the_server() {
     let before = f.assert_log_verifies().await.len();
     // A real SQLite failure on the log table (as a full disk would give), not a mock.
     let db = f._dir.path().join("jit.db");
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
+    let tamper = rusqlite::Connection::open(&db).unwrap();
+    tamper
+        .busy_timeout(std::time::Duration::from_secs(10))
         .unwrap();
-    sqlx::query("CREATE TRIGGER log_full BEFORE INSERT ON log_entries BEGIN SELECT RAISE(ABORT, 'disk full'); END")
-        .execute(&pool)
-        .await
+    tamper
+        .execute_batch("CREATE TRIGGER log_full BEFORE INSERT ON log_entries BEGIN SELECT RAISE(ABORT, 'disk full'); END")
         .unwrap();
     let (status, body) = f
         .issue(&alice, &f.certificate_request(&alice, "web", None))
@@ -410,10 +410,7 @@ async fn when_the_log_cannot_be_written_no_certificate_leaves_the_server() {
         "no certificate in the error body"
     );
     assert_eq!(f.certificates_of("alice").await, 0);
-    sqlx::query("DROP TRIGGER log_full")
-        .execute(&pool)
-        .await
-        .unwrap();
+    tamper.execute_batch("DROP TRIGGER log_full").unwrap();
     assert_eq!(f.assert_log_verifies().await.len(), before);
     f.next_step();
     let (status, _) = f

@@ -62,7 +62,7 @@ pub(super) async fn run(pool: &PgPool) -> Result<()> {
             .await
             .map_err(|source| Error::Migration {
                 version: *version,
-                source,
+                source: source.into(),
             })?;
         sqlx::query(
             "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, EXTRACT(EPOCH FROM now())::BIGINT)",

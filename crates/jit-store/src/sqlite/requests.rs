@@ -1,161 +1,144 @@
-//! Access requests and their decisions in SQLite: a decision runs in one write transaction
-//! (`BEGIN IMMEDIATE`), so decisions on one request are applied one after the other.
+//! Access requests and their decisions in SQLite: a decision runs on the writer thread in
+//! its own savepoint of a `BEGIN IMMEDIATE` batch, so decisions on one request are applied
+//! one after the other (also across processes).
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{SqliteExecutor, SqlitePool};
+use rusqlite::{params, Connection, Row};
 
+use super::query::{all, column, execute, first, insert_new};
 use crate::model::{AccessRequest, NewAccessRequest};
 use crate::stored::{self, to_i64, to_u64};
 use crate::{rules, Error, Result};
 
 /// See [`crate::Store::create_request`].
-pub(super) async fn create(pool: &SqlitePool, request: &NewAccessRequest) -> Result<()> {
-    sqlx::query(
+pub(super) fn create(connection: &Connection, request: &NewAccessRequest) -> Result<()> {
+    insert_new(
+        connection,
         "INSERT INTO access_requests (id, requester, role, reason, ticket, ttl_seconds, approvals_needed, window_seconds, created_at, expires_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
-    )
-    .bind(&request.id)
-    .bind(&request.requester)
-    .bind(&request.role)
-    .bind(&request.reason)
-    .bind(&request.ticket)
-    .bind(request.ttl_seconds.map(to_i64))
-    .bind(i64::from(request.approvals_needed))
-    .bind(to_i64(request.window_seconds))
-    .bind(to_i64(request.created_at))
-    .bind(to_i64(request.expires_at))
-    .execute(pool)
-    .await
-    .map_err(|e| rules::on_unique(e, || Error::AlreadyExists(format!("request {}", request.id))))?;
+        params![
+            request.id,
+            request.requester,
+            request.role,
+            request.reason,
+            request.ticket,
+            request.ttl_seconds.map(to_i64),
+            i64::from(request.approvals_needed),
+            to_i64(request.window_seconds),
+            to_i64(request.created_at),
+            to_i64(request.expires_at),
+        ],
+        || Error::AlreadyExists(format!("request {}", request.id)),
+    )?;
     Ok(())
 }
 
 /// A request row with its decisions, as of `now`.
-async fn with_decisions(
-    executor: impl SqliteExecutor<'_>,
-    row: &SqliteRow,
-    now: u64,
-) -> Result<AccessRequest> {
-    let id: String = sqlx::Row::try_get(row, "id")?;
-    let decisions =
-        sqlx::query("SELECT * FROM request_decisions WHERE request_id = ? ORDER BY at, approver")
-            .bind(id)
-            .fetch_all(executor)
-            .await?
-            .iter()
-            .map(stored::decision)
-            .collect::<Result<Vec<_>>>()?;
+fn with_decisions(connection: &Connection, row: &Row<'_>, now: u64) -> Result<AccessRequest> {
+    let id: String = row.get("id")?;
+    let decisions = all(
+        connection,
+        "SELECT * FROM request_decisions WHERE request_id = ? ORDER BY at, approver",
+        [&id],
+        |row| stored::decision(row),
+    )?;
     stored::access_request(row, decisions, now)
 }
 
 /// See [`crate::Store::access_request`].
-pub(super) async fn read(pool: &SqlitePool, id: &str, now: u64) -> Result<Option<AccessRequest>> {
-    let row = sqlx::query("SELECT * FROM access_requests WHERE id = ?")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-    match row {
-        Some(row) => Ok(Some(with_decisions(pool, &row, now).await?)),
-        None => Ok(None),
-    }
+pub(super) fn read(connection: &Connection, id: &str, now: u64) -> Result<Option<AccessRequest>> {
+    first(
+        connection,
+        "SELECT * FROM access_requests WHERE id = ?",
+        [id],
+        |row| with_decisions(connection, row, now),
+    )
 }
 
 /// See [`crate::Store::recent_requests`].
-pub(super) async fn recent(pool: &SqlitePool, since: u64, now: u64) -> Result<Vec<AccessRequest>> {
-    let rows = sqlx::query(
+pub(super) fn recent(connection: &Connection, since: u64, now: u64) -> Result<Vec<AccessRequest>> {
+    all(
+        connection,
         "SELECT * FROM access_requests WHERE created_at > ? ORDER BY created_at DESC, id",
+        [to_i64(since)],
+        |row| with_decisions(connection, row, now),
     )
-    .bind(to_i64(since))
-    .fetch_all(pool)
-    .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in &rows {
-        out.push(with_decisions(pool, row, now).await?);
-    }
-    Ok(out)
 }
 
-/// See [`crate::Store::decide_request`].
-pub(super) async fn decide(
-    pool: &SqlitePool,
+/// See [`crate::Store::decide_request`]; runs on the writer thread.
+pub(super) fn decide(
+    connection: &Connection,
     id: &str,
     approver: &str,
     approve: bool,
     reason: Option<&str>,
     now: u64,
 ) -> Result<AccessRequest> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let row = sqlx::query("SELECT * FROM access_requests WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("request {id}")))?;
-    let request = stored::new_request(&row)?;
-    rules::check_decidable(&request, stored::request_state(&row, now)?, approver)?;
-    sqlx::query("INSERT INTO request_decisions (request_id, approver, approve, reason, at) VALUES (?, ?, ?, ?, ?)")
-        .bind(id)
-        .bind(approver)
-        .bind(i64::from(approve))
-        .bind(reason)
-        .bind(to_i64(now))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| rules::on_unique(e, || rules::decided_twice(approver, id)))?;
+    let not_found = || Error::NotFound(format!("request {id}"));
+    let (request, state) = first(
+        connection,
+        "SELECT * FROM access_requests WHERE id = ?",
+        [id],
+        |row| Ok((stored::new_request(row)?, stored::request_state(row, now)?)),
+    )?
+    .ok_or_else(not_found)?;
+    rules::check_decidable(&request, state, approver)?;
+    insert_new(
+        connection,
+        "INSERT INTO request_decisions (request_id, approver, approve, reason, at) VALUES (?, ?, ?, ?, ?)",
+        params![id, approver, i64::from(approve), reason, to_i64(now)],
+        || rules::decided_twice(approver, id),
+    )?;
     if !approve {
-        sqlx::query("UPDATE access_requests SET state = 'denied', decided_at = ? WHERE id = ?")
-            .bind(to_i64(now))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        execute(
+            connection,
+            "UPDATE access_requests SET state = 'denied', decided_at = ? WHERE id = ?",
+            params![to_i64(now), id],
+        )?;
     } else {
-        let approvals: i64 = sqlx::query_scalar(
+        let approvals: i64 = first(
+            connection,
             "SELECT COUNT(*) FROM request_decisions WHERE request_id = ? AND approve = 1",
-        )
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+            [id],
+            column,
+        )?
+        .unwrap_or(0);
         if let Some(until) = rules::approved_until(&request, approvals, now) {
-            sqlx::query("UPDATE access_requests SET state = 'approved', decided_at = ?, usable_until = ? WHERE id = ?")
-                .bind(to_i64(now))
-                .bind(to_i64(until))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            execute(
+                connection,
+                "UPDATE access_requests SET state = 'approved', decided_at = ?, usable_until = ? WHERE id = ?",
+                params![to_i64(now), to_i64(until), id],
+            )?;
         }
     }
-    tx.commit().await?;
-    read(pool, id, now)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("request {id}")))
+    read(connection, id, now)?.ok_or_else(not_found)
 }
 
 /// See [`crate::Store::usable_request`].
-pub(super) async fn usable(
-    pool: &SqlitePool,
+pub(super) fn usable(
+    connection: &Connection,
     requester: &str,
     role: &str,
     now: u64,
 ) -> Result<Option<AccessRequest>> {
-    let id: Option<String> = sqlx::query_scalar(
+    let id: Option<String> = first(
+        connection,
         "SELECT id FROM access_requests WHERE requester = ? AND role = ? AND state = 'approved' AND usable_until > ? ORDER BY decided_at, id LIMIT 1",
-    )
-    .bind(requester)
-    .bind(role)
-    .bind(to_i64(now))
-    .fetch_optional(pool)
-    .await?;
+        params![requester, role, to_i64(now)],
+        column,
+    )?;
     match id {
-        Some(id) => read(pool, &id, now).await,
+        Some(id) => read(connection, &id, now),
         None => Ok(None),
     }
 }
 
 /// See [`crate::Store::pending_request_count`].
-pub(super) async fn pending_count(pool: &SqlitePool, now: u64) -> Result<u64> {
-    let count: i64 = sqlx::query_scalar(
+pub(super) fn pending_count(connection: &Connection, now: u64) -> Result<u64> {
+    let count: i64 = first(
+        connection,
         "SELECT COUNT(*) FROM access_requests WHERE state = 'pending' AND expires_at > ?",
-    )
-    .bind(to_i64(now))
-    .fetch_one(pool)
-    .await?;
+        [to_i64(now)],
+        column,
+    )?
+    .unwrap_or(0);
     Ok(to_u64(count))
 }
