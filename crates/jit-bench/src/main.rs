@@ -59,7 +59,7 @@ struct Args {
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
     /// Most users to enroll (each gives at most two certificates per TOTP window).
-    #[arg(long, default_value_t = 40_000)]
+    #[arg(long, default_value_t = 80_000)]
     max_users: usize,
     /// Sample the server with `perf` during an extra, unreported concurrency-32 phase.
     #[arg(long)]
@@ -105,13 +105,13 @@ fn phases(scale: f64) -> Vec<Phase> {
         time_cap: Duration::from_secs_f64(seconds + 3.0),
     };
     vec![
-        closed(1, 1_000.0),
-        closed(8, 4_000.0),
-        closed(32, 6_000.0),
-        open(100.0, 4.0),
-        open(250.0, 4.0),
-        open(500.0, 4.0),
+        closed(1, 2_000.0),
+        closed(8, 10_000.0),
+        closed(32, 30_000.0),
         open(1_000.0, 4.0),
+        open(2_500.0, 4.0),
+        open(5_000.0, 4.0),
+        open(10_000.0, 4.0),
     ]
 }
 
@@ -120,7 +120,7 @@ fn profile_phase(scale: f64) -> Phase {
     Phase {
         name: "profile, concurrency 32".into(),
         kind: PhaseKind::Closed { concurrency: 32 },
-        requests: ((3_000.0 * scale).round() as usize).max(10),
+        requests: ((20_000.0 * scale).round() as usize).max(10),
         time_cap: Duration::from_secs(profile::SECONDS + 2),
     }
 }

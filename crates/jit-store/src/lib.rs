@@ -141,6 +141,15 @@ pub trait Store: Send + Sync + 'static {
     async fn add_device(&self, device: &NewDevice) -> Result<()>;
     /// Look a device up by key fingerprint.
     async fn device(&self, fingerprint: &str) -> Result<Option<Device>>;
+    /// A device and its owner (`None` for a device whose user row is missing), looked up
+    /// together: every signed request needs both.
+    async fn device_with_owner(&self, fingerprint: &str) -> Result<Option<(Device, Option<User>)>> {
+        let Some(device) = self.device(fingerprint).await? else {
+            return Ok(None);
+        };
+        let owner = self.user(&device.user).await?;
+        Ok(Some((device, owner)))
+    }
     /// Mark a device confirmed (its owner proved the TOTP secret).
     async fn confirm_device(&self, fingerprint: &str, now: u64) -> Result<()>;
 

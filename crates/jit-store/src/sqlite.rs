@@ -237,6 +237,30 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn device_with_owner(&self, fingerprint: &str) -> Result<Option<(Device, Option<User>)>> {
+        let fingerprint = fingerprint.to_owned();
+        self.engine
+            .read(move |c| {
+                let Some(device) = first(
+                    c,
+                    "SELECT * FROM devices WHERE fingerprint = ?",
+                    [&fingerprint],
+                    |row| stored::device(row),
+                )?
+                else {
+                    return Ok(None);
+                };
+                let owner = first(
+                    c,
+                    "SELECT * FROM users WHERE name = ?",
+                    [&device.user],
+                    |row| stored::user(row),
+                )?;
+                Ok(Some((device, owner)))
+            })
+            .await
+    }
+
     async fn confirm_device(&self, fingerprint: &str, now: u64) -> Result<()> {
         let fingerprint = fingerprint.to_owned();
         self.engine

@@ -194,6 +194,21 @@ async fn devices_register_and_confirm(store: Arc<dyn Store>) {
         None
     );
     store.confirm_device("SHA256:abc", 20).await.unwrap();
+    let (found, owner) = store
+        .device_with_owner("SHA256:abc")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.name.as_str(), found.confirmed_at),
+        ("laptop", Some(20))
+    );
+    assert_eq!(owner.unwrap().name, "alice");
+    assert!(store
+        .device_with_owner("SHA256:zzz")
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(
         store
             .device("SHA256:abc")

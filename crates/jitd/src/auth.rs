@@ -70,7 +70,7 @@ pub async fn authenticate<T: DeserializeOwned + Fresh>(
     body: &[u8],
     confirmation: Confirmation,
 ) -> Result<Authenticated<T>, AppError> {
-    let device = signing_device(state, "POST", path, headers, body).await?;
+    let (device, user) = signing_device(state, "POST", path, headers, body).await?;
     let parsed: T = serde_json::from_slice(body).map_err(|e| {
         AppError::new(
             ErrorCode::BadRequest,
@@ -78,7 +78,7 @@ pub async fn authenticate<T: DeserializeOwned + Fresh>(
         )
     })?;
     check_freshness(state, parsed.freshness()).await?;
-    let user = standing(state, &device, confirmation).await?;
+    standing(&user, &device, confirmation)?;
     Ok(Authenticated {
         device,
         user,
@@ -93,7 +93,7 @@ pub async fn authenticate_get(
     path_and_query: &str,
     headers: &HeaderMap,
 ) -> Result<Authenticated<Freshness>, AppError> {
-    let device = signing_device(state, "GET", path_and_query, headers, b"").await?;
+    let (device, user) = signing_device(state, "GET", path_and_query, headers, b"").await?;
     let query = path_and_query
         .split_once('?')
         .map(|(_, q)| q)
@@ -117,7 +117,7 @@ pub async fn authenticate_get(
         nonce: param("nonce").unwrap_or_default(),
     };
     check_freshness(state, &freshness).await?;
-    let user = standing(state, &device, Confirmation::Required).await?;
+    standing(&user, &device, Confirmation::Required)?;
     Ok(Authenticated {
         device,
         user,
@@ -125,14 +125,14 @@ pub async fn authenticate_get(
     })
 }
 
-/// The enrolled device whose key signed `method path body`.
+/// The enrolled device whose key signed `method path body`, with its owner.
 async fn signing_device(
     state: &AppState,
     method: &str,
     path: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Device, AppError> {
+) -> Result<(Device, User), AppError> {
     let unsigned = || {
         AppError::new(
             ErrorCode::BadSignature,
@@ -142,10 +142,14 @@ async fn signing_device(
     };
     let fingerprint = header(headers, HEADER_DEVICE).ok_or_else(unsigned)?;
     let signature = header(headers, HEADER_SIGNATURE).ok_or_else(unsigned)?;
-    let device = state.store.device(fingerprint).await?.ok_or_else(|| {
-        AppError::new(ErrorCode::UnknownDevice, "no enrolled device has this key")
-            .hint("enroll this device with `jit enroll TOKEN` (ask your operator for a token)")
-    })?;
+    let (device, owner) = state
+        .store
+        .device_with_owner(fingerprint)
+        .await?
+        .ok_or_else(|| {
+            AppError::new(ErrorCode::UnknownDevice, "no enrolled device has this key")
+                .hint("enroll this device with `jit enroll TOKEN` (ask your operator for a token)")
+        })?;
     let public_key = jit_ca::device::parse_public_key(&device.public_key)
         .map_err(|e| AppError::internal("stored device key does not parse", e))?;
     jit_ca::device::verify_request_signature(&public_key, signature, method, path, body).map_err(
@@ -156,20 +160,12 @@ async fn signing_device(
             )
         },
     )?;
-    Ok(device)
+    let user = owner.ok_or_else(|| AppError::internal("device without user", &device.user))?;
+    Ok((device, user))
 }
 
-/// The device's owner, if enabled, and the device's enrollment state.
-async fn standing(
-    state: &AppState,
-    device: &Device,
-    confirmation: Confirmation,
-) -> Result<User, AppError> {
-    let user = state
-        .store
-        .user(&device.user)
-        .await?
-        .ok_or_else(|| AppError::internal("device without user", &device.user))?;
+/// The device's owner must be enabled, and the device enrolled as far as required.
+fn standing(user: &User, device: &Device, confirmation: Confirmation) -> Result<(), AppError> {
     if user.disabled {
         return Err(AppError::new(
             ErrorCode::UserDisabled,
@@ -184,7 +180,7 @@ async fn standing(
         )
         .hint("finish it with `jit enroll --confirm`"));
     }
-    Ok(user)
+    Ok(())
 }
 
 /// A signed request's timestamp is within the window and its nonce was never seen: a
