@@ -290,6 +290,41 @@ async fn a_taken_serial_writes_nothing(store: Arc<dyn Store>) {
     jit_log::verify_chain(store.log_entries(1, 10).await.unwrap()).unwrap();
 }
 
+async fn failed_writes_do_not_spoil_concurrent_ones(store: Arc<dyn Store>) {
+    // 64 concurrent issuances, every serial twice: grouped writes (one transaction per
+    // batch) must keep the 32 winners and undo only the 32 losers.
+    let tasks: Vec<_> = (0..64u64)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let (record, row) = issuance(1000 + i, 1 + i % 32);
+                store
+                    .record_issuance(&record, &row, IssuanceLinks::default())
+                    .await
+            })
+        })
+        .collect();
+    let (mut written, mut taken) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => written += 1,
+            Err(jit_store::Error::SerialTaken) => taken += 1,
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((written, taken), (32, 32));
+    assert_eq!(store.log_len().await.unwrap(), 32);
+    let entries = store.log_entries(1, 100).await.unwrap();
+    assert_eq!(entries.len(), 32);
+    jit_log::verify_chain(entries).unwrap();
+    for serial in 1..=32 {
+        assert!(
+            store.certificate(serial).await.unwrap().is_some(),
+            "{serial}"
+        );
+    }
+}
+
 fn new_request(id: &str, requester: &str, needed: u32, now: u64) -> NewAccessRequest {
     NewAccessRequest {
         id: id.into(),
@@ -685,6 +720,7 @@ macro_rules! store_suite {
             case!(devices_register_and_confirm);
             case!(the_log_is_one_verifiable_chain_under_concurrency);
             case!(a_taken_serial_writes_nothing);
+            case!(failed_writes_do_not_spoil_concurrent_ones);
             case!(approvals_need_distinct_people_and_are_used_once);
             case!(denied_and_lapsed_requests_yield_nothing);
             case!(alerts_queue_retry_and_deliver);
