@@ -14,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jit_log::{Entry, Record};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Row as _;
 
 use crate::model::{
     AccessRequest, Alert, CertificateRow, Device, Host, IssuanceLinks, NewAccessRequest, NewDevice,
@@ -22,6 +23,7 @@ use crate::model::{
 use crate::stored::{self, json_list, to_i64, to_u64};
 use crate::{rules, Error, Result, Store};
 
+mod commit;
 mod log;
 mod migrate;
 mod requests;
@@ -29,13 +31,20 @@ mod requests;
 /// How long a request waits for a pooled connection before failing with [`Error::Database`].
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1200);
 
-/// Connections one jitd process keeps open at most.
+/// Connections one jitd process keeps open at most (plus the log writer's own).
 const MAX_CONNECTIONS: u32 = 16;
+
+/// A pooled connection idle for longer than this is tested (one round trip) before use.
+/// Connections in steady use are not, which saves a round trip per query; one idle since
+/// before a database restart has been idle at least as long as the restart took, so it is
+/// noticed and replaced instead of failing a request after the database is back.
+const TEST_WHEN_IDLE_FOR: Duration = Duration::from_millis(500);
 
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    writer: commit::Writer,
 }
 
 impl PostgresStore {
@@ -46,12 +55,22 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            // a connection broken by a database restart is noticed and replaced on acquire
-            .test_before_acquire(true)
+            // Instead of a round trip before every query: a connection whose query fails
+            // is tested when it returns to the pool, and dropped if broken (sqlx does so).
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > TEST_WHEN_IDLE_FOR {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await?;
         migrate::run(&pool).await?;
-        Ok(Self { pool })
+        let writer = commit::Writer::start(pool.clone());
+        Ok(Self { pool, writer })
     }
 }
 
@@ -167,41 +186,22 @@ impl Store for PostgresStore {
     }
 
     async fn check_totp(&self, check: crate::TotpCheck<'_>) -> Result<crate::TotpOutcome> {
-        let mut tx = self.pool.begin().await?;
-        // One attempt at a time per user, across every replica.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-            .bind(check.user)
-            .execute(&mut *tx)
-            .await?;
-        let times: Vec<i64> =
-            sqlx::query_scalar("SELECT at FROM totp_failures WHERE user_name = $1 AND at > $2")
-                .bind(check.user)
-                .bind(to_i64(check.since))
-                .fetch_all(&mut *tx)
-                .await?;
-        if let Some(locked) = rules::locked_out(&times, check.max_failures) {
-            return Ok(locked);
-        }
-        if let Some(step) = check.step {
-            let done = sqlx::query(
-                "UPDATE users SET totp_last_step = $1 WHERE name = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
-            )
-            .bind(to_i64(step))
-            .bind(check.user)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 1 {
-                tx.commit().await?;
-                return Ok(crate::TotpOutcome::Accepted);
-            }
-        }
-        sqlx::query("INSERT INTO totp_failures (user_name, at) VALUES ($1, $2)")
+        // One statement: the function takes the user's lock, counts, and records.
+        let row = sqlx::query("SELECT accepted, failures FROM jit_check_totp($1, $2, $3, $4, $5)")
             .bind(check.user)
             .bind(to_i64(check.now))
-            .execute(&mut *tx)
+            .bind(to_i64(check.since))
+            .bind(i64::from(check.max_failures))
+            .bind(check.step.map(to_i64))
+            .fetch_one(&self.pool)
             .await?;
-        tx.commit().await?;
-        Ok(rules::refused(times.len(), check.step))
+        let accepted: Option<bool> = row.try_get("accepted")?;
+        let times: Vec<i64> = row.try_get("failures")?;
+        Ok(match accepted {
+            Some(true) => crate::TotpOutcome::Accepted,
+            Some(false) => rules::refused(times.len(), check.step),
+            None => crate::TotpOutcome::LockedOut(times.into_iter().map(to_u64).collect()),
+        })
     }
 
     async fn remember_nonce(&self, nonce: &str, expires_at: u64) -> Result<bool> {
@@ -228,7 +228,9 @@ impl Store for PostgresStore {
     }
 
     async fn append_log(&self, record: &Record) -> Result<u64> {
-        log::append(&self.pool, record).await
+        self.writer
+            .write(commit::Write::Append(record.clone()))
+            .await
     }
 
     async fn record_issuance_at(
@@ -236,7 +238,9 @@ impl Store for PostgresStore {
         build: crate::IssuanceBuilder,
         links: IssuanceLinks<'_>,
     ) -> Result<u64> {
-        log::record_issuance(&self.pool, build, links).await
+        self.writer
+            .write(commit::Write::Issue(build, links.into()))
+            .await
     }
 
     async fn log_entries(&self, from: u64, limit: u64) -> Result<Vec<Entry>> {
