@@ -24,6 +24,7 @@ use crate::stored::{self, json_list, to_i64, to_u64};
 use crate::{rules, Error, Result, Store};
 
 mod commit;
+mod lanes;
 mod log;
 mod migrate;
 mod requests;
@@ -44,6 +45,7 @@ const TEST_WHEN_IDLE_FOR: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    lanes: std::sync::Arc<lanes::Lanes>,
     writer: commit::Writer,
 }
 
@@ -70,7 +72,12 @@ impl PostgresStore {
             .await?;
         migrate::run(&pool).await?;
         let writer = commit::Writer::start(pool.clone());
-        Ok(Self { pool, writer })
+        let lanes = std::sync::Arc::new(lanes::Lanes::new(pool.clone()));
+        Ok(Self {
+            pool,
+            lanes,
+            writer,
+        })
     }
 }
 
@@ -93,11 +100,13 @@ impl Store for PostgresStore {
     }
 
     async fn user(&self, name: &str) -> Result<Option<User>> {
+        let mut conn = self.lanes.take().await?;
         let row = sqlx::query("SELECT * FROM users WHERE name = $1")
             .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(stored::user).transpose()
+            .fetch_optional(&mut *conn)
+            .await;
+        self.lanes.give_back(conn, &row);
+        row?.as_ref().map(stored::user).transpose()
     }
 
     async fn users(&self) -> Result<Vec<User>> {
@@ -164,11 +173,13 @@ impl Store for PostgresStore {
     }
 
     async fn device(&self, fingerprint: &str) -> Result<Option<Device>> {
+        let mut conn = self.lanes.take().await?;
         let row = sqlx::query("SELECT * FROM devices WHERE fingerprint = $1")
             .bind(fingerprint)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(stored::device).transpose()
+            .fetch_optional(&mut *conn)
+            .await;
+        self.lanes.give_back(conn, &row);
+        row?.as_ref().map(stored::device).transpose()
     }
 
     async fn confirm_device(&self, fingerprint: &str, now: u64) -> Result<()> {
@@ -187,14 +198,17 @@ impl Store for PostgresStore {
 
     async fn check_totp(&self, check: crate::TotpCheck<'_>) -> Result<crate::TotpOutcome> {
         // One statement: the function takes the user's lock, counts, and records.
+        let mut conn = self.lanes.take().await?;
         let row = sqlx::query("SELECT accepted, failures FROM jit_check_totp($1, $2, $3, $4, $5)")
             .bind(check.user)
             .bind(to_i64(check.now))
             .bind(to_i64(check.since))
             .bind(i64::from(check.max_failures))
             .bind(check.step.map(to_i64))
-            .fetch_one(&self.pool)
-            .await?;
+            .fetch_one(&mut *conn)
+            .await;
+        self.lanes.give_back(conn, &row);
+        let row = row?;
         let accepted: Option<bool> = row.try_get("accepted")?;
         let times: Vec<i64> = row.try_get("failures")?;
         Ok(match accepted {
@@ -205,14 +219,16 @@ impl Store for PostgresStore {
     }
 
     async fn remember_nonce(&self, nonce: &str, expires_at: u64) -> Result<bool> {
+        let mut conn = self.lanes.take().await?;
         let done = sqlx::query(
             "INSERT INTO request_nonces (nonce, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(nonce)
         .bind(to_i64(expires_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(&mut *conn)
+        .await;
+        self.lanes.give_back(conn, &done);
+        Ok(done?.rows_affected() == 1)
     }
 
     async fn purge_expired(&self, now: u64, failures_until: u64) -> Result<u64> {
