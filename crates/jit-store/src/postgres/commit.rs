@@ -21,6 +21,9 @@ use jit_log::Record;
 /// PostgreSQL caches only 64 of them per transaction cheaply).
 const MAX_BATCH: usize = 64;
 
+/// Fresh connections a batch tries before it gives up.
+const FRESH_TRIES: u32 = 3;
+
 /// What a caller wants written.
 pub(super) enum Write {
     /// A log record.
@@ -95,7 +98,8 @@ async fn run(pool: PgPool, mut queue: mpsc::Receiver<Job>) {
 }
 
 /// Open the batch transaction, locking the head: on the kept connection, else (or if that
-/// fails, e.g. it was cut by a database restart) on a fresh one. Nothing is written yet.
+/// fails, e.g. it was cut by a database restart) on a fresh one. Nothing is written yet, so
+/// trying again is safe.
 async fn begin(pool: &PgPool, conn: &mut Option<PgConnection>) -> Result<Head> {
     if let Some(kept) = conn.as_mut() {
         match Head::lock(kept).await {
@@ -104,8 +108,26 @@ async fn begin(pool: &PgPool, conn: &mut Option<PgConnection>) -> Result<Head> {
         }
     }
     *conn = None;
-    let fresh = conn.insert(pool.acquire().await?.detach());
-    Head::lock(fresh).await
+    let mut tries = FRESH_TRIES;
+    loop {
+        // An idle pooled connection can be cut as well: the next one then is newer.
+        let fresh = conn.insert(pool.acquire().await?.detach());
+        match Head::lock(fresh).await {
+            Ok(head) => return Ok(head),
+            Err(Error::Database(sqlx::Error::Database(error))) => {
+                *conn = None;
+                return Err(Error::Database(sqlx::Error::Database(error)));
+            }
+            Err(error) if tries == 1 => {
+                *conn = None;
+                return Err(error);
+            }
+            Err(_) => {
+                *conn = None;
+                tries -= 1;
+            }
+        }
+    }
 }
 
 /// Write every job of the batch and commit; answer each caller. Returns whether the
