@@ -4,10 +4,10 @@
 //! Every operation is correct with several jitd processes on one database: single-use
 //! things (TOTP steps, enrollment and host tokens, nonces) are one conditional statement
 //! (a TOTP attempt one function call under a per-user lock); log appends are group-committed
-//! by one writer per process ([`commit`]), each batch locking the one `log_head` row, so the
+//! by one writer per process (`commit`), each batch locking the one `log_head` row, so the
 //! chain stays one linear sequence; a decision locks its request row (`FOR UPDATE`). The
 //! statements of every issuance request run on connections kept out of the pool
-//! ([`lanes`]), one round trip each. The pool gives up acquiring a connection
+//! (`lanes`), one round trip each. The pool gives up acquiring a connection
 //! after [`ACQUIRE_TIMEOUT`], so while the database is down requests fail fast with
 //! [`Error::Database`], and it opens fresh connections by itself once it is back.
 
