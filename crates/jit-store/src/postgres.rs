@@ -2,9 +2,12 @@
 //! TOTP state, approvals, serials and the log.
 //!
 //! Every operation is correct with several jitd processes on one database: single-use
-//! things (TOTP steps, enrollment and host tokens, nonces) are one conditional statement;
-//! log appends lock the one `log_head` row, so the chain stays one linear sequence; a
-//! decision locks its request row (`FOR UPDATE`). The pool gives up acquiring a connection
+//! things (TOTP steps, enrollment and host tokens, nonces) are one conditional statement
+//! (a TOTP attempt one function call under a per-user lock); log appends are group-committed
+//! by one writer per process (`commit`), each batch locking the one `log_head` row, so the
+//! chain stays one linear sequence; a decision locks its request row (`FOR UPDATE`). The
+//! statements of every issuance request run on connections kept out of the pool
+//! (`lanes`), one round trip each. The pool gives up acquiring a connection
 //! after [`ACQUIRE_TIMEOUT`], so while the database is down requests fail fast with
 //! [`Error::Database`], and it opens fresh connections by itself once it is back.
 
@@ -14,6 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jit_log::{Entry, Record};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Row as _;
 
 use crate::model::{
     AccessRequest, Alert, CertificateRow, Device, Host, IssuanceLinks, NewAccessRequest, NewDevice,
@@ -22,6 +26,8 @@ use crate::model::{
 use crate::stored::{self, json_list, to_i64, to_u64};
 use crate::{rules, Error, Result, Store};
 
+mod commit;
+mod lanes;
 mod log;
 mod migrate;
 mod requests;
@@ -29,13 +35,21 @@ mod requests;
 /// How long a request waits for a pooled connection before failing with [`Error::Database`].
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1200);
 
-/// Connections one jitd process keeps open at most.
+/// Connections one jitd process keeps open at most (plus the log writer's own).
 const MAX_CONNECTIONS: u32 = 16;
+
+/// A pooled connection idle for longer than this is tested (one round trip) before use.
+/// Connections in steady use are not, which saves a round trip per query; one idle since
+/// before a database restart has been idle at least as long as the restart took, so it is
+/// noticed and replaced instead of failing a request after the database is back.
+const TEST_WHEN_IDLE_FOR: Duration = Duration::from_millis(500);
 
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    lanes: std::sync::Arc<lanes::Lanes>,
+    writer: commit::Writer,
 }
 
 impl PostgresStore {
@@ -46,12 +60,27 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            // a connection broken by a database restart is noticed and replaced on acquire
-            .test_before_acquire(true)
+            // Instead of a round trip before every query: a connection whose query fails
+            // is tested when it returns to the pool, and dropped if broken (sqlx does so).
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > TEST_WHEN_IDLE_FOR {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await?;
         migrate::run(&pool).await?;
-        Ok(Self { pool })
+        let writer = commit::Writer::start(pool.clone());
+        let lanes = std::sync::Arc::new(lanes::Lanes::new(pool.clone()));
+        Ok(Self {
+            pool,
+            lanes,
+            writer,
+        })
     }
 }
 
@@ -74,11 +103,13 @@ impl Store for PostgresStore {
     }
 
     async fn user(&self, name: &str) -> Result<Option<User>> {
+        let mut conn = self.lanes.take().await?;
         let row = sqlx::query("SELECT * FROM users WHERE name = $1")
             .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(stored::user).transpose()
+            .fetch_optional(&mut *conn)
+            .await;
+        self.lanes.give_back(conn, &row);
+        row?.as_ref().map(stored::user).transpose()
     }
 
     async fn users(&self) -> Result<Vec<User>> {
@@ -145,11 +176,13 @@ impl Store for PostgresStore {
     }
 
     async fn device(&self, fingerprint: &str) -> Result<Option<Device>> {
+        let mut conn = self.lanes.take().await?;
         let row = sqlx::query("SELECT * FROM devices WHERE fingerprint = $1")
             .bind(fingerprint)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(stored::device).transpose()
+            .fetch_optional(&mut *conn)
+            .await;
+        self.lanes.give_back(conn, &row);
+        row?.as_ref().map(stored::device).transpose()
     }
 
     async fn confirm_device(&self, fingerprint: &str, now: u64) -> Result<()> {
@@ -167,52 +200,38 @@ impl Store for PostgresStore {
     }
 
     async fn check_totp(&self, check: crate::TotpCheck<'_>) -> Result<crate::TotpOutcome> {
-        let mut tx = self.pool.begin().await?;
-        // One attempt at a time per user, across every replica.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-            .bind(check.user)
-            .execute(&mut *tx)
-            .await?;
-        let times: Vec<i64> =
-            sqlx::query_scalar("SELECT at FROM totp_failures WHERE user_name = $1 AND at > $2")
-                .bind(check.user)
-                .bind(to_i64(check.since))
-                .fetch_all(&mut *tx)
-                .await?;
-        if let Some(locked) = rules::locked_out(&times, check.max_failures) {
-            return Ok(locked);
-        }
-        if let Some(step) = check.step {
-            let done = sqlx::query(
-                "UPDATE users SET totp_last_step = $1 WHERE name = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
-            )
-            .bind(to_i64(step))
-            .bind(check.user)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 1 {
-                tx.commit().await?;
-                return Ok(crate::TotpOutcome::Accepted);
-            }
-        }
-        sqlx::query("INSERT INTO totp_failures (user_name, at) VALUES ($1, $2)")
+        // One statement: the function takes the user's lock, counts, and records.
+        let mut conn = self.lanes.take().await?;
+        let row = sqlx::query("SELECT accepted, failures FROM jit_check_totp($1, $2, $3, $4, $5)")
             .bind(check.user)
             .bind(to_i64(check.now))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(rules::refused(times.len(), check.step))
+            .bind(to_i64(check.since))
+            .bind(i64::from(check.max_failures))
+            .bind(check.step.map(to_i64))
+            .fetch_one(&mut *conn)
+            .await;
+        self.lanes.give_back(conn, &row);
+        let row = row?;
+        let accepted: Option<bool> = row.try_get("accepted")?;
+        let times: Vec<i64> = row.try_get("failures")?;
+        Ok(match accepted {
+            Some(true) => crate::TotpOutcome::Accepted,
+            Some(false) => rules::refused(times.len(), check.step),
+            None => crate::TotpOutcome::LockedOut(times.into_iter().map(to_u64).collect()),
+        })
     }
 
     async fn remember_nonce(&self, nonce: &str, expires_at: u64) -> Result<bool> {
+        let mut conn = self.lanes.take().await?;
         let done = sqlx::query(
             "INSERT INTO request_nonces (nonce, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(nonce)
         .bind(to_i64(expires_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(&mut *conn)
+        .await;
+        self.lanes.give_back(conn, &done);
+        Ok(done?.rows_affected() == 1)
     }
 
     async fn purge_expired(&self, now: u64, failures_until: u64) -> Result<u64> {
@@ -228,7 +247,9 @@ impl Store for PostgresStore {
     }
 
     async fn append_log(&self, record: &Record) -> Result<u64> {
-        log::append(&self.pool, record).await
+        self.writer
+            .write(commit::Write::Append(record.clone()))
+            .await
     }
 
     async fn record_issuance_at(
@@ -236,7 +257,9 @@ impl Store for PostgresStore {
         build: crate::IssuanceBuilder,
         links: IssuanceLinks<'_>,
     ) -> Result<u64> {
-        log::record_issuance(&self.pool, build, links).await
+        self.writer
+            .write(commit::Write::Issue(build, links.into()))
+            .await
     }
 
     async fn log_entries(&self, from: u64, limit: u64) -> Result<Vec<Entry>> {

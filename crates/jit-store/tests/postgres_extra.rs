@@ -127,6 +127,125 @@ async fn replicas_issue_each_serial_once() {
     );
 }
 
+/// Issue `serial` through `record_issuance_at`; the result, and whether the builder was
+/// given the log position the store returned.
+async fn issue_at(
+    store: Arc<PostgresStore>,
+    serial: u64,
+    request: Option<&str>,
+) -> Result<u64, Error> {
+    let given = Arc::new(std::sync::Mutex::new(None));
+    let slot = given.clone();
+    let build = Box::new(move |seq: u64| {
+        *slot.lock().unwrap() = Some(seq);
+        Ok(issuance(1000, serial))
+    });
+    let links = IssuanceLinks {
+        request_id: request,
+        break_glass_reason: None,
+    };
+    let seq = store.record_issuance_at(build, links).await?;
+    assert_eq!(*given.lock().unwrap(), Some(seq), "serial {serial}");
+    Ok(seq)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_failing_write_does_not_spoil_its_batch() {
+    let url = database().await;
+    let store = Arc::new(PostgresStore::connect(&url).await.unwrap());
+    for user in ["alice", "bob"] {
+        store.add_user(user, &[], 10).await.unwrap();
+    }
+    store
+        .create_request(&NewAccessRequest {
+            id: "r1".into(),
+            requester: "alice".into(),
+            role: "web".into(),
+            reason: "INC-1".into(),
+            ticket: None,
+            ttl_seconds: None,
+            approvals_needed: 1,
+            window_seconds: 3600,
+            created_at: 900,
+            expires_at: 90_000,
+        })
+        .await
+        .unwrap();
+    store
+        .decide_request("r1", "bob", true, None, 901)
+        .await
+        .unwrap();
+    // All at once, so they share batches: serials 1..=40, serials 1..=20 again (taken),
+    // two issuances using the one approval, a builder that fails, and plain appends.
+    let mut tasks = tokio::task::JoinSet::new();
+    for serial in (1..=40).chain(1..=20) {
+        let store = store.clone();
+        tasks.spawn(async move { ("serial", issue_at(store, serial, None).await) });
+    }
+    for serial in [101, 102] {
+        let store = store.clone();
+        tasks.spawn(async move { ("request", issue_at(store, serial, Some("r1")).await) });
+    }
+    let failing = store.clone();
+    tasks.spawn(async move {
+        let build: jit_store::IssuanceBuilder =
+            Box::new(|_| Err(Error::Corrupt("builder failed".into())));
+        let outcome = failing
+            .record_issuance_at(build, IssuanceLinks::default())
+            .await;
+        ("builder", outcome)
+    });
+    for i in 0..20 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            (
+                "append",
+                store.append_log(&user_record(1000 + i, "x")).await,
+            )
+        });
+    }
+    let mut seqs = Vec::new();
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for (kind, outcome) in tasks.join_all().await {
+        let label = match outcome {
+            Ok(seq) => {
+                seqs.push(seq);
+                format!("{kind} ok")
+            }
+            Err(Error::SerialTaken) => format!("{kind} taken"),
+            Err(Error::Conflict(_)) => format!("{kind} conflict"),
+            Err(Error::Corrupt(_)) => format!("{kind} corrupt"),
+            Err(other) => panic!("{kind}: {other}"),
+        };
+        *counts.entry(label).or_default() += 1;
+    }
+    let expected: std::collections::BTreeMap<String, usize> = [
+        ("append ok", 20),
+        ("builder corrupt", 1),
+        ("request conflict", 1),
+        ("request ok", 1),
+        ("serial ok", 40),
+        ("serial taken", 20),
+    ]
+    .into_iter()
+    .map(|(label, n)| (label.to_string(), n))
+    .collect();
+    assert_eq!(counts, expected);
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (1..=61).collect::<Vec<_>>(),
+        "no gaps, no position twice"
+    );
+    assert_eq!(store.log_len().await.unwrap(), 61);
+    let verified = jit_log::verify_chain(store.log_entries(1, 1000).await.unwrap()).unwrap();
+    assert_eq!(verified.entries, 61);
+    let certificates = store.unexpired_certificates("alice", 1100).await.unwrap();
+    assert_eq!(certificates.len(), 41);
+    let request = store.access_request("r1", 1002).await.unwrap().unwrap();
+    assert_eq!(request.state, RequestState::Used);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_count_each_approver_once() {
     let stores = replicas().await;
@@ -237,6 +356,21 @@ async fn an_outage_fails_fast_and_heals_by_itself() {
             "took {:?}",
             started.elapsed()
         );
+        // The log writer too: each of several writes at once fails within about as long.
+        let started = Instant::now();
+        let mut writes = tokio::task::JoinSet::new();
+        for i in 0..4 {
+            let store = store.clone();
+            writes.spawn(async move { store.append_log(&user_record(2000 + i, "x")).await });
+        }
+        for down in writes.join_all().await {
+            assert!(down.is_err(), "{down:?}");
+        }
+        assert!(
+            started.elapsed() < jit_store::postgres::ACQUIRE_TIMEOUT + Duration::from_secs(1),
+            "log writes took {:?}",
+            started.elapsed()
+        );
     }
 
     let resuming = cluster.clone();
@@ -246,6 +380,11 @@ async fn an_outage_fails_fast_and_heals_by_itself() {
     let user = store.user("alice").await.unwrap().unwrap();
     assert_eq!(user.name, "alice");
     assert!(accept_step(&store, 7).await);
+    let before = store.log_len().await.unwrap();
+    assert_eq!(
+        store.append_log(&user_record(3000, "x")).await.unwrap(),
+        before + 1
+    );
     drop(store);
     tokio::task::spawn_blocking(move || drop(cluster))
         .await

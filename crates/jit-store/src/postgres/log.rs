@@ -1,78 +1,196 @@
-//! The issuance log in PostgreSQL. An append first bumps the single `log_head` row with
-//! `UPDATE ... RETURNING`, which row-locks it until the transaction ends: a concurrent
-//! appender (in this process or another replica) waits, then reads the head this one
-//! wrote, so the chain stays one linear sequence. An issuance writes its record, its
-//! certificate row and its links in that same transaction.
+//! The issuance log in PostgreSQL. Appends and issuances are written by the group-commit
+//! writer ([`super::commit`]): a batch locks the single `log_head` row (`FOR UPDATE`) once,
+//! so a concurrent batch (of this process or another replica) waits, then reads the head
+//! this one wrote, and the chain stays one linear sequence. Inside the batch the head is
+//! kept in memory ([`Head`]) and written back once before the commit. An issuance writes
+//! its record, its certificate row and its links in the batch transaction, all or nothing.
 
 use jit_log::{Entry, Record};
 use sqlx::{PgConnection, PgPool, Row as _};
 
-use crate::model::IssuanceLinks;
+use crate::model::{CertificateRow, IssuanceLinks};
 use crate::stored::{self, to_i64, to_u64};
 use crate::IssuanceBuilder;
 use crate::{rules, Error, Result};
 
-/// Take the next sequence number (locking the chain head until the transaction ends);
-/// returns it with the previous entry's hash.
-async fn lock_head(tx: &mut PgConnection) -> Result<(u64, String)> {
-    // The UPDATE row-locks the head until the transaction ends.
-    let row = sqlx::query("UPDATE log_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-        .fetch_one(&mut *tx)
-        .await?;
-    Ok((
-        to_u64(row.try_get::<i64, _>("seq")?),
-        row.try_get::<String, _>("hash")?,
-    ))
+/// The links of an issuance, owned (a grouped write outlives the caller's borrows).
+#[derive(Debug, Clone, Default)]
+pub(super) struct OwnedLinks {
+    pub(super) request_id: Option<String>,
+    pub(super) break_glass_reason: Option<String>,
 }
 
-/// Write `record` as entry `seq` after the entry whose hash is `previous`.
-async fn insert_entry(
-    tx: &mut PgConnection,
-    seq: u64,
-    previous: &str,
+impl From<IssuanceLinks<'_>> for OwnedLinks {
+    fn from(links: IssuanceLinks<'_>) -> Self {
+        OwnedLinks {
+            request_id: links.request_id.map(str::to_string),
+            break_glass_reason: links.break_glass_reason.map(str::to_string),
+        }
+    }
+}
+
+impl OwnedLinks {
+    fn is_empty(&self) -> bool {
+        self.request_id.is_none() && self.break_glass_reason.is_none()
+    }
+}
+
+/// The chain head as the batch transaction sees it (locked for the whole batch).
+#[derive(Debug)]
+pub(super) struct Head {
+    /// Sequence number of the last entry.
+    pub(super) seq: u64,
+    /// Hash (hex) of the last entry.
+    pub(super) hash: String,
+    /// Whether entries were added since the head was read.
+    moved: bool,
+}
+
+impl Head {
+    /// Lock the head row until the transaction ends and read it. The first statement of a
+    /// batch: it opens the transaction in the same round trip.
+    pub(super) async fn lock(conn: &mut PgConnection) -> Result<Head> {
+        let row = sqlx::raw_sql("BEGIN; SELECT seq, hash FROM log_head WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(Head {
+            seq: to_u64(row.try_get::<i64, _>("seq")?),
+            hash: row.try_get::<String, _>("hash")?,
+            moved: false,
+        })
+    }
+
+    /// Write the head back if it moved; the last statement before the commit.
+    pub(super) async fn store(&self, conn: &mut PgConnection) -> Result<()> {
+        if self.moved {
+            sqlx::query("UPDATE log_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(to_i64(self.seq))
+                .bind(&self.hash)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The next entry, `record` sealed after the head (not yet written).
+    fn seal(&self, record: &Record) -> Result<(u64, Entry)> {
+        let seq = self.seq + 1;
+        Ok((seq, rules::seal_after(&self.hash, seq, record)?))
+    }
+
+    /// Move the head onto `entry`, once it is written.
+    fn advance(&mut self, seq: u64, entry: Entry) {
+        self.seq = seq;
+        self.hash = entry.hash;
+        self.moved = true;
+    }
+}
+
+/// What a write in the batch transaction came to: `Err` when the transaction is spoiled
+/// (the whole batch fails), otherwise the write's own outcome (on `Err` it wrote nothing and
+/// the batch goes on).
+pub(super) type Written = Result<Result<u64>>;
+
+/// Append `record` after the head, inside the batch transaction.
+pub(super) async fn append_in(
+    conn: &mut PgConnection,
+    head: &mut Head,
     record: &Record,
-) -> Result<()> {
-    let entry = rules::seal_after(previous, seq, record)?;
+) -> Written {
+    let (seq, entry) = match head.seal(record) {
+        Ok(sealed) => sealed,
+        Err(error) => return Ok(Err(error)),
+    };
     sqlx::query("INSERT INTO log_entries (seq, time, body, hash) VALUES ($1, $2, $3, $4)")
         .bind(to_i64(seq))
         .bind(to_i64(record.time))
         .bind(&entry.body)
         .bind(&entry.hash)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-    sqlx::query("UPDATE log_head SET hash = $1 WHERE id = 1")
-        .bind(&entry.hash)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+    head.advance(seq, entry);
+    Ok(Ok(seq))
 }
 
-/// Append `record` after the chain head, inside the caller's write transaction.
-async fn append_in(tx: &mut PgConnection, record: &Record) -> Result<u64> {
-    let (seq, previous) = lock_head(tx).await?;
-    insert_entry(tx, seq, &previous, record).await?;
-    Ok(seq)
-}
-
-/// See [`crate::Store::append_log`].
-pub(super) async fn append(pool: &PgPool, record: &Record) -> Result<u64> {
-    let mut tx = pool.begin().await?;
-    let seq = append_in(&mut tx, record).await?;
-    tx.commit().await?;
-    Ok(seq)
-}
-
-/// See [`crate::Store::record_issuance`].
-pub(super) async fn record_issuance(
-    pool: &PgPool,
+/// One issuance inside the batch transaction: build the record for the next position,
+/// then write record, certificate row and links, or (with [`Error::SerialTaken`],
+/// [`Error::Conflict`] or the builder's error) nothing.
+pub(super) async fn issue_in(
+    conn: &mut PgConnection,
+    head: &mut Head,
     build: IssuanceBuilder,
-    links: IssuanceLinks<'_>,
-) -> Result<u64> {
-    let mut tx = pool.begin().await?;
-    let (seq, previous) = lock_head(&mut tx).await?;
-    let (record, certificate) = build(seq)?;
-    let (record, certificate) = (&record, &certificate);
-    insert_entry(&mut tx, seq, &previous, record).await?;
+    links: &OwnedLinks,
+) -> Written {
+    let built = build(head.seq + 1).and_then(|(record, certificate)| {
+        let (seq, entry) = head.seal(&record)?;
+        Ok((seq, entry, record, certificate))
+    });
+    let (seq, entry, record, certificate) = match built {
+        Ok(built) => built,
+        Err(error) => return Ok(Err(error)),
+    };
+    if links.is_empty() {
+        // The common case in one statement and without a savepoint: the certificate row
+        // goes in unless its serial exists, and the entry only with it (the foreign key from
+        // the row to the entry is checked at the end of the statement). An unexpected error
+        // here spoils the batch.
+        let written: i64 = sqlx::query_scalar(
+            "WITH c AS (INSERT INTO certificates (serial, user_name, role, key_id, valid_after, valid_before, log_seq, ca_fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING RETURNING log_seq), \
+             e AS (INSERT INTO log_entries (seq, time, body, hash) SELECT log_seq, $9, $10, $11 FROM c RETURNING seq) \
+             SELECT count(*) FROM e",
+        )
+        .bind(to_i64(certificate.serial))
+        .bind(&certificate.user)
+        .bind(&certificate.role)
+        .bind(&certificate.key_id)
+        .bind(to_i64(certificate.valid_after))
+        .bind(to_i64(certificate.valid_before))
+        .bind(to_i64(seq))
+        .bind(&certificate.ca_fingerprint)
+        .bind(to_i64(record.time))
+        .bind(&entry.body)
+        .bind(&entry.hash)
+        .fetch_one(&mut *conn)
+        .await?;
+        if written != 1 {
+            return Ok(Err(Error::SerialTaken));
+        }
+    } else {
+        // Rare (approved requests, break glass): in a savepoint, undone if anything fails.
+        sqlx::raw_sql("SAVEPOINT issue").execute(&mut *conn).await?;
+        let outcome = issue_linked(conn, seq, &entry, &record, &certificate, links).await;
+        if outcome.is_err() {
+            sqlx::raw_sql("ROLLBACK TO SAVEPOINT issue")
+                .execute(&mut *conn)
+                .await?;
+        }
+        sqlx::raw_sql("RELEASE SAVEPOINT issue")
+            .execute(&mut *conn)
+            .await?;
+        if let Err(error) = outcome {
+            return Ok(Err(error));
+        }
+    }
+    head.advance(seq, entry);
+    Ok(Ok(seq))
+}
+
+/// The statements of an issuance with links, one after the other (inside a savepoint).
+async fn issue_linked(
+    conn: &mut PgConnection,
+    seq: u64,
+    entry: &Entry,
+    record: &Record,
+    certificate: &CertificateRow,
+    links: &OwnedLinks,
+) -> Result<()> {
+    sqlx::query("INSERT INTO log_entries (seq, time, body, hash) VALUES ($1, $2, $3, $4)")
+        .bind(to_i64(seq))
+        .bind(to_i64(record.time))
+        .bind(&entry.body)
+        .bind(&entry.hash)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "INSERT INTO certificates (serial, user_name, role, key_id, valid_after, valid_before, log_seq, ca_fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -84,10 +202,10 @@ pub(super) async fn record_issuance(
     .bind(to_i64(certificate.valid_before))
     .bind(to_i64(seq))
     .bind(&certificate.ca_fingerprint)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await
     .map_err(|e| rules::on_unique(e, || Error::SerialTaken))?;
-    if let Some(id) = links.request_id {
+    if let Some(id) = &links.request_id {
         let used = sqlx::query(
             "UPDATE access_requests SET state = 'used', used_serial = $1 WHERE id = $2 AND requester = $3 AND role = $4 AND state = 'approved' AND usable_until > $5",
         )
@@ -96,13 +214,13 @@ pub(super) async fn record_issuance(
         .bind(&certificate.user)
         .bind(&certificate.role)
         .bind(to_i64(record.time))
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
         if used.rows_affected() != 1 {
             return Err(rules::request_unusable(id));
         }
     }
-    if let Some(reason) = links.break_glass_reason {
+    if let Some(reason) = &links.break_glass_reason {
         sqlx::query(
             "INSERT INTO break_glass_reviews (serial, log_seq, user_name, role, reason, issued_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -112,11 +230,10 @@ pub(super) async fn record_issuance(
         .bind(&certificate.role)
         .bind(reason)
         .bind(to_i64(record.time))
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
-    tx.commit().await?;
-    Ok(seq)
+    Ok(())
 }
 
 /// See [`crate::Store::log_entries`].

@@ -29,6 +29,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/postgres/0005_totp_attempt_ids.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_check_totp.sql"),
+    ),
 ];
 
 /// Advisory lock key that serialises migrations ("jit_migr" in ASCII).

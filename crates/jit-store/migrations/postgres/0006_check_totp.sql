@@ -1,0 +1,37 @@
+-- jit store schema, version 6 (PostgreSQL): a TOTP attempt is counted by one function call,
+-- so `check_totp` is one statement (one round trip, its own transaction) instead of five.
+-- It takes the same per-user advisory lock as the client-side transaction it replaces, so
+-- replicas running either version still count one attempt at a time per user.
+--
+-- Returns whether the code was accepted (NULL: locked out, nothing checked or recorded) and
+-- the times of the failures in the window before this attempt.
+CREATE FUNCTION jit_check_totp(
+    p_user TEXT,
+    p_now BIGINT,
+    p_since BIGINT,
+    p_max_failures BIGINT,
+    p_step BIGINT,
+    OUT accepted BOOLEAN,
+    OUT failures BIGINT[]
+) LANGUAGE plpgsql AS $$
+BEGIN
+    -- One attempt at a time per user, across every replica, until the transaction ends.
+    PERFORM pg_advisory_xact_lock(hashtext(p_user));
+    SELECT coalesce(array_agg(at), '{}') INTO failures
+        FROM totp_failures WHERE user_name = p_user AND at > p_since;
+    IF cardinality(failures) >= p_max_failures THEN
+        accepted := NULL;
+        RETURN;
+    END IF;
+    IF p_step IS NOT NULL THEN
+        UPDATE users SET totp_last_step = p_step
+            WHERE name = p_user AND (totp_last_step IS NULL OR totp_last_step < p_step);
+        IF FOUND THEN
+            accepted := TRUE;
+            RETURN;
+        END IF;
+    END IF;
+    INSERT INTO totp_failures (user_name, at) VALUES (p_user, p_now);
+    accepted := FALSE;
+END
+$$;

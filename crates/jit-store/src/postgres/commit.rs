@@ -1,0 +1,183 @@
+//! Group commit for the PostgreSQL log, the counterpart of SQLite's: one writer task per
+//! jitd takes every log append and issuance that is waiting and writes them in ONE
+//! transaction that locks the chain head once (replicas' writers take turns on that lock),
+//! keeps it in memory and writes it back once, then commits. No caller is answered before
+//! that commit; if it fails, every caller of the batch gets an error.
+//!
+//! The writer keeps one connection of its own, taken from the pool and detached from it
+//! (so it is never returned mid-transaction, and dropping it rolls back). When the database
+//! goes away the first statement of a batch fails: the writer then tries once more on a
+//! fresh connection, which fails within the pool's acquire timeout while the database is
+//! down, answers every caller waiting by then, and starts afresh with the next write.
+
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::{mpsc, oneshot};
+
+use super::log::{append_in, issue_in, Head, OwnedLinks, Written};
+use crate::{Error, IssuanceBuilder, Result};
+use jit_log::Record;
+
+/// Most writes in one transaction (each linked issuance opens a subtransaction, and
+/// PostgreSQL caches only 64 of them per transaction cheaply).
+const MAX_BATCH: usize = 64;
+
+/// Fresh connections a batch tries before it gives up.
+const FRESH_TRIES: u32 = 3;
+
+/// What a caller wants written.
+pub(super) enum Write {
+    /// A log record.
+    Append(Record),
+    /// An issuance (record + certificate row + links), built for its position.
+    Issue(IssuanceBuilder, OwnedLinks),
+}
+
+struct Job {
+    write: Write,
+    reply: oneshot::Sender<Result<u64>>,
+}
+
+/// Handle to the writer task.
+#[derive(Debug, Clone)]
+pub(super) struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Start the writer task on `pool` (ends when every handle is dropped).
+    pub(super) fn start(pool: PgPool) -> Writer {
+        let (jobs, queue) = mpsc::channel(4096);
+        tokio::spawn(run(pool, queue));
+        Writer { jobs }
+    }
+
+    /// Write and wait until the write is committed; returns its log sequence number.
+    pub(super) async fn write(&self, write: Write) -> Result<u64> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { write, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> Error {
+    Error::Unavailable("the log writer has stopped".into())
+}
+
+async fn run(pool: PgPool, mut queue: mpsc::Receiver<Job>) {
+    let mut conn: Option<PgConnection> = None;
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let head = match begin(&pool, &mut conn).await {
+            Ok(head) => head,
+            Err(error) => {
+                // The database is unreachable: nobody waiting now would fare better.
+                let message = error.to_string();
+                while let Ok(job) = queue.try_recv() {
+                    batch.push(job);
+                }
+                for job in batch {
+                    let _ = job.reply.send(Err(Error::Unavailable(message.clone())));
+                }
+                continue;
+            }
+        };
+        let Some(kept) = conn.as_mut() else { continue };
+        if !write_batch(kept, head, batch).await {
+            conn = None;
+        }
+    }
+}
+
+/// Open the batch transaction, locking the head: on the kept connection, else (or if that
+/// fails, e.g. it was cut by a database restart) on a fresh one. Nothing is written yet, so
+/// trying again is safe.
+async fn begin(pool: &PgPool, conn: &mut Option<PgConnection>) -> Result<Head> {
+    if let Some(kept) = conn.as_mut() {
+        match Head::lock(kept).await {
+            Ok(head) => return Ok(head),
+            Err(error) => tracing::info!(%error, "log writer connection lost; reconnecting"),
+        }
+    }
+    *conn = None;
+    let mut tries = FRESH_TRIES;
+    loop {
+        // An idle pooled connection can be cut as well: the next one then is newer.
+        let fresh = conn.insert(pool.acquire().await?.detach());
+        match Head::lock(fresh).await {
+            Ok(head) => return Ok(head),
+            Err(Error::Database(sqlx::Error::Database(error))) => {
+                *conn = None;
+                return Err(Error::Database(sqlx::Error::Database(error)));
+            }
+            Err(error) if tries == 1 => {
+                *conn = None;
+                return Err(error);
+            }
+            Err(_) => {
+                *conn = None;
+                tries -= 1;
+            }
+        }
+    }
+}
+
+/// Write every job of the batch and commit; answer each caller. Returns whether the
+/// connection is still usable.
+async fn write_batch(conn: &mut PgConnection, mut head: Head, batch: Vec<Job>) -> bool {
+    let mut answers = Vec::with_capacity(batch.len());
+    let mut spoiled = None;
+    let mut jobs = batch.into_iter();
+    for job in jobs.by_ref() {
+        let written: Written = match job.write {
+            Write::Append(record) => append_in(conn, &mut head, &record).await,
+            Write::Issue(build, links) => issue_in(conn, &mut head, build, &links).await,
+        };
+        match written {
+            Ok(outcome) => answers.push((job.reply, outcome)),
+            Err(error) => {
+                answers.push((job.reply, Err(Error::Unavailable(String::new()))));
+                spoiled = Some(error);
+                break;
+            }
+        }
+    }
+    // Jobs not tried after the batch was spoiled: their builders are dropped unused.
+    answers.extend(jobs.map(|job| (job.reply, Err(Error::Unavailable(String::new())))));
+    let committed = match spoiled {
+        Some(error) => Err(error),
+        None => match head.store(conn).await {
+            Ok(()) => sqlx::raw_sql("COMMIT")
+                .execute(&mut *conn)
+                .await
+                .map(drop)
+                .map_err(Error::from),
+            Err(error) => Err(error),
+        },
+    };
+    match committed {
+        Ok(()) => {
+            for (reply, outcome) in answers {
+                let _ = reply.send(outcome);
+            }
+            true
+        }
+        Err(error) => {
+            // Nothing of this batch is durable: every caller gets an error.
+            tracing::warn!(%error, "log batch failed; rolled back");
+            let message = error.to_string();
+            for (reply, _) in answers {
+                let _ = reply.send(Err(Error::Unavailable(message.clone())));
+            }
+            sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_ok()
+        }
+    }
+}
