@@ -246,6 +246,29 @@ pub struct IssuanceLinks<'a> {
     pub break_glass_reason: Option<&'a str>,
 }
 
+/// [`IssuanceLinks`], owned: a grouped write runs after the caller's borrows end.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OwnedLinks {
+    pub(crate) request_id: Option<String>,
+    pub(crate) break_glass_reason: Option<String>,
+}
+
+impl From<IssuanceLinks<'_>> for OwnedLinks {
+    fn from(links: IssuanceLinks<'_>) -> Self {
+        OwnedLinks {
+            request_id: links.request_id.map(str::to_string),
+            break_glass_reason: links.break_glass_reason.map(str::to_string),
+        }
+    }
+}
+
+impl OwnedLinks {
+    /// Neither an approved request nor break-glass.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.request_id.is_none() && self.break_glass_reason.is_none()
+    }
+}
+
 /// A queued alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {

@@ -355,7 +355,7 @@ impl Store for SqliteStore {
         build: crate::IssuanceBuilder,
         links: IssuanceLinks<'_>,
     ) -> Result<u64> {
-        let links = log::OwnedLinks::from(links);
+        let links = crate::model::OwnedLinks::from(links);
         self.engine
             .write(move |c| log::issue(c, build, &links))
             .await

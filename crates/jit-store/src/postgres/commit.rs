@@ -13,7 +13,8 @@
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::log::{append_in, issue_in, Head, OwnedLinks, Written};
+use super::log::{append_in, issue_in, Head, Written};
+use crate::model::OwnedLinks;
 use crate::{Error, IssuanceBuilder, Result};
 use jit_log::Record;
 

@@ -8,32 +8,10 @@
 use jit_log::{Entry, Record};
 use sqlx::{PgConnection, PgPool, Row as _};
 
-use crate::model::{CertificateRow, IssuanceLinks};
+use crate::model::{CertificateRow, OwnedLinks};
 use crate::stored::{self, to_i64, to_u64};
 use crate::IssuanceBuilder;
 use crate::{rules, Error, Result};
-
-/// The links of an issuance, owned (a grouped write outlives the caller's borrows).
-#[derive(Debug, Clone, Default)]
-pub(super) struct OwnedLinks {
-    pub(super) request_id: Option<String>,
-    pub(super) break_glass_reason: Option<String>,
-}
-
-impl From<IssuanceLinks<'_>> for OwnedLinks {
-    fn from(links: IssuanceLinks<'_>) -> Self {
-        OwnedLinks {
-            request_id: links.request_id.map(str::to_string),
-            break_glass_reason: links.break_glass_reason.map(str::to_string),
-        }
-    }
-}
-
-impl OwnedLinks {
-    fn is_empty(&self) -> bool {
-        self.request_id.is_none() && self.break_glass_reason.is_none()
-    }
-}
 
 /// The chain head as the batch transaction sees it (locked for the whole batch).
 #[derive(Debug)]

@@ -7,7 +7,7 @@ use jit_log::{Entry, Record};
 use rusqlite::{params, Connection};
 
 use super::query::{all, execute, first, insert_new};
-use crate::model::IssuanceLinks;
+use crate::model::OwnedLinks;
 use crate::stored::{self, to_i64, to_u64};
 use crate::IssuanceBuilder;
 use crate::{rules, Error, Result};
@@ -45,22 +45,6 @@ pub(super) fn append(connection: &Connection, record: &Record) -> Result<u64> {
     let (seq, previous) = lock_head(connection)?;
     insert_entry(connection, seq, &previous, record)?;
     Ok(seq)
-}
-
-/// The links of an issuance, owned (the write runs on another thread).
-#[derive(Debug, Clone, Default)]
-pub(super) struct OwnedLinks {
-    pub(super) request_id: Option<String>,
-    pub(super) break_glass_reason: Option<String>,
-}
-
-impl From<IssuanceLinks<'_>> for OwnedLinks {
-    fn from(links: IssuanceLinks<'_>) -> Self {
-        OwnedLinks {
-            request_id: links.request_id.map(str::to_string),
-            break_glass_reason: links.break_glass_reason.map(str::to_string),
-        }
-    }
 }
 
 /// One issuance: lock the head, build the record for its position, write record,
