@@ -81,6 +81,19 @@ pub struct TotpCheck<'a> {
     pub max_failures: u32,
     /// The time step the code matched, or `None` for a wrong or malformed code.
     pub step: Option<u64>,
+    /// The signed request's nonce, when the caller has not remembered it yet: it is
+    /// remembered first, in the same transaction, and a nonce seen before ends the check
+    /// with [`TotpOutcome::ReplayedRequest`] (so a replayed request costs the user nothing).
+    pub nonce: Option<RequestNonce<'a>>,
+}
+
+/// A signed request's nonce and how long it must be remembered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestNonce<'a> {
+    /// The nonce as the request carried it.
+    pub value: &'a str,
+    /// Remember it until then (Unix seconds).
+    pub expires_at: u64,
 }
 
 /// The outcome of [`Store::check_totp`].
@@ -96,6 +109,9 @@ pub enum TotpOutcome {
         /// The code matched a time step that is not later than the last one used.
         replayed: bool,
     },
+    /// The request's nonce was seen before (a replayed request): nothing was checked or
+    /// recorded.
+    ReplayedRequest,
     /// Too many failures: nothing was checked or recorded. Their times (Unix seconds), for
     /// the retry-after computation.
     LockedOut(Vec<u64>),

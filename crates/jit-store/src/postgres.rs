@@ -202,16 +202,23 @@ impl Store for PostgresStore {
     async fn check_totp(&self, check: crate::TotpCheck<'_>) -> Result<crate::TotpOutcome> {
         // One statement: the function takes the user's lock, counts, and records.
         let mut conn = self.lanes.take().await?;
-        let row = sqlx::query("SELECT accepted, failures FROM jit_check_totp($1, $2, $3, $4, $5)")
-            .bind(check.user)
-            .bind(to_i64(check.now))
-            .bind(to_i64(check.since))
-            .bind(i64::from(check.max_failures))
-            .bind(check.step.map(to_i64))
-            .fetch_one(&mut *conn)
-            .await;
+        let row = sqlx::query(
+            "SELECT replayed, accepted, failures FROM jit_check_totp($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(check.user)
+        .bind(to_i64(check.now))
+        .bind(to_i64(check.since))
+        .bind(i64::from(check.max_failures))
+        .bind(check.step.map(to_i64))
+        .bind(check.nonce.map(|n| n.value))
+        .bind(check.nonce.map(|n| to_i64(n.expires_at)))
+        .fetch_one(&mut *conn)
+        .await;
         self.lanes.give_back(conn, &row);
         let row = row?;
+        if row.try_get::<bool, _>("replayed")? {
+            return Ok(crate::TotpOutcome::ReplayedRequest);
+        }
         let accepted: Option<bool> = row.try_get("accepted")?;
         let times: Vec<i64> = row.try_get("failures")?;
         Ok(match accepted {

@@ -91,6 +91,16 @@ fn migrate(connection: &mut rusqlite::Connection) -> Result<()> {
     Ok(())
 }
 
+/// Remember a request nonce; `false` if it was seen before.
+fn remember_nonce_in(c: &rusqlite::Connection, nonce: &str, expires_at: u64) -> Result<bool> {
+    let added = execute(
+        c,
+        "INSERT INTO request_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        params![nonce, to_i64(expires_at)],
+    )?;
+    Ok(added == 1)
+}
+
 impl SqliteStore {
     /// Open (creating if needed) the database file and bring its schema up to date.
     pub async fn open(path: &Path) -> Result<Self> {
@@ -280,10 +290,16 @@ impl Store for SqliteStore {
     async fn check_totp(&self, check: crate::TotpCheck<'_>) -> Result<crate::TotpOutcome> {
         let user = check.user.to_owned();
         let (now, since, max, step) = (check.now, check.since, check.max_failures, check.step);
+        let nonce = check.nonce.map(|n| (n.value.to_owned(), n.expires_at));
         // On the writer thread, inside BEGIN IMMEDIATE: attempts (from any process) are
         // serialised by the write lock.
         self.engine
             .write(move |c| {
+                if let Some((nonce, expires_at)) = nonce {
+                    if !remember_nonce_in(c, &nonce, expires_at)? {
+                        return Ok(crate::TotpOutcome::ReplayedRequest);
+                    }
+                }
                 let times = all(
                     c,
                     "SELECT at FROM totp_failures WHERE user_name = ? AND at > ?",
@@ -316,14 +332,7 @@ impl Store for SqliteStore {
     async fn remember_nonce(&self, nonce: &str, expires_at: u64) -> Result<bool> {
         let nonce = nonce.to_owned();
         self.engine
-            .write(move |c| {
-                let added = execute(
-                    c,
-                    "INSERT INTO request_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                    params![nonce, to_i64(expires_at)],
-                )?;
-                Ok(added == 1)
-            })
+            .write(move |c| remember_nonce_in(c, &nonce, expires_at))
             .await
     }
 

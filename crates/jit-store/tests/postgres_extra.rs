@@ -32,6 +32,7 @@ async fn accept_step(store: &dyn Store, step: u64) -> bool {
         since: 0,
         max_failures: u32::MAX,
         step: Some(step),
+        nonce: None,
     };
     store.check_totp(check).await.unwrap() == TotpOutcome::Accepted
 }

@@ -11,7 +11,8 @@ mod records;
 use std::sync::Arc;
 
 use jit_store::{
-    IssuanceLinks, NewAccessRequest, NewDevice, RequestState, Store, TotpCheck, TotpOutcome,
+    IssuanceLinks, NewAccessRequest, NewDevice, RequestNonce, RequestState, Store, TotpCheck,
+    TotpOutcome,
 };
 use records::{issuance, user_record};
 
@@ -68,6 +69,7 @@ fn totp(user: &str, step: Option<u64>) -> TotpCheck<'_> {
         since: 700,
         max_failures: 5,
         step,
+        nonce: None,
     }
 }
 
@@ -158,6 +160,58 @@ async fn failures_are_counted_in_a_window(store: Arc<dyn Store>) {
         store.check_totp(check).await.unwrap(),
         refused(2, false),
         "30 and 40 are left"
+    );
+}
+
+async fn a_nonce_checked_with_the_totp_code_is_single_use_too(store: Arc<dyn Store>) {
+    store.add_user("alice", &[], 10).await.unwrap();
+    let with_nonce = |nonce, step| TotpCheck {
+        nonce: Some(RequestNonce {
+            value: nonce,
+            expires_at: 2000,
+        }),
+        ..totp("alice", Some(step))
+    };
+    assert_eq!(
+        store.check_totp(with_nonce("n1", 100)).await.unwrap(),
+        TotpOutcome::Accepted
+    );
+    // The same request again: refused for its nonce, and nothing is counted or used up.
+    assert_eq!(
+        store.check_totp(with_nonce("n1", 101)).await.unwrap(),
+        TotpOutcome::ReplayedRequest
+    );
+    assert_eq!(
+        store.check_totp(with_nonce("n2", 101)).await.unwrap(),
+        TotpOutcome::Accepted,
+        "step 101 was not used up by the replay"
+    );
+    assert!(
+        !store.remember_nonce("n2", 2000).await.unwrap(),
+        "the nonce is remembered like any other"
+    );
+    for attempt in 0..8u32 {
+        let replayed = store.check_totp(TotpCheck {
+            step: None,
+            ..with_nonce("n1", 0)
+        });
+        assert_eq!(
+            replayed.await.unwrap(),
+            TotpOutcome::ReplayedRequest,
+            "{attempt}"
+        );
+    }
+    let wrong = TotpCheck {
+        step: None,
+        ..with_nonce("n3", 0)
+    };
+    assert_eq!(
+        store.check_totp(wrong).await.unwrap(),
+        TotpOutcome::Refused {
+            earlier_failures: 0,
+            replayed: false
+        },
+        "replays recorded no failures"
     );
 }
 
@@ -677,7 +731,7 @@ async fn concurrent_totp_attempts_count_at_most_the_limit(store: Arc<dyn Store>)
         match task.await.unwrap() {
             TotpOutcome::Refused { .. } => refused_codes += 1,
             TotpOutcome::LockedOut(times) => assert_eq!(times.len(), 5),
-            TotpOutcome::Accepted => panic!("no code was right"),
+            other => panic!("no code was right and no nonce was given: {other:?}"),
         }
     }
     assert_eq!(refused_codes, 5, "at most five codes count per window");
@@ -717,6 +771,7 @@ macro_rules! store_suite {
             case!(concurrent_consumers_of_one_step_get_one_success);
             case!(failures_are_counted_in_a_window);
             case!(nonces_are_single_use);
+            case!(a_nonce_checked_with_the_totp_code_is_single_use_too);
             case!(devices_register_and_confirm);
             case!(the_log_is_one_verifiable_chain_under_concurrency);
             case!(a_taken_serial_writes_nothing);

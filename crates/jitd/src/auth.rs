@@ -70,6 +70,22 @@ pub async fn authenticate<T: DeserializeOwned + Fresh>(
     body: &[u8],
     confirmation: Confirmation,
 ) -> Result<Authenticated<T>, AppError> {
+    let (authenticated, nonce) =
+        authenticate_nonce_unseen(state, path, headers, body, confirmation).await?;
+    remember(state, nonce).await?;
+    Ok(authenticated)
+}
+
+/// Like [`authenticate`], except that the nonce is checked but not yet remembered: the
+/// caller hands it to the store with its first write, in the same transaction (the
+/// certificate endpoint passes it to `Store::check_totp`), before acting on the request.
+pub async fn authenticate_nonce_unseen<T: DeserializeOwned + Fresh>(
+    state: &AppState,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    confirmation: Confirmation,
+) -> Result<(Authenticated<T>, UnseenNonce), AppError> {
     let (device, user) = signing_device(state, "POST", path, headers, body).await?;
     let parsed: T = serde_json::from_slice(body).map_err(|e| {
         AppError::new(
@@ -77,13 +93,14 @@ pub async fn authenticate<T: DeserializeOwned + Fresh>(
             format!("the request body is not valid: {e}"),
         )
     })?;
-    check_freshness(state, parsed.freshness()).await?;
+    let nonce = unseen_nonce(state, parsed.freshness())?;
     standing(&user, &device, confirmation)?;
-    Ok(Authenticated {
+    let authenticated = Authenticated {
         device,
         user,
         body: parsed,
-    })
+    };
+    Ok((authenticated, nonce))
 }
 
 /// Check a device-signed GET: the signature covers the path with its query string, and the
@@ -183,9 +200,57 @@ fn standing(user: &User, device: &Device, confirmation: Confirmation) -> Result<
     Ok(())
 }
 
+/// A signed request's nonce that passed the timestamp and format checks but is not
+/// remembered yet: [`remember`] it, or hand it to the store with the request's first write.
+#[must_use = "a nonce that is never remembered lets the request be replayed"]
+#[derive(Debug)]
+pub struct UnseenNonce {
+    /// The nonce as the request carried it.
+    pub value: String,
+    /// Remember it until then: past it the request's timestamp is stale anyway.
+    pub remember_until: u64,
+}
+
+impl UnseenNonce {
+    /// The nonce as the store takes it.
+    pub fn for_store(&self) -> jit_store::RequestNonce<'_> {
+        jit_store::RequestNonce {
+            value: &self.value,
+            expires_at: self.remember_until,
+        }
+    }
+}
+
+/// The error for a request whose nonce was seen before.
+pub fn replayed_request() -> AppError {
+    AppError::new(
+        ErrorCode::ReplayedRequest,
+        "this exact request was received before (replay)",
+    )
+    .hint("each request is single use; run the command again")
+}
+
 /// A signed request's timestamp is within the window and its nonce was never seen: a
 /// captured request can be neither replayed nor delayed.
 pub async fn check_freshness(state: &AppState, freshness: &Freshness) -> Result<(), AppError> {
+    let nonce = unseen_nonce(state, freshness)?;
+    remember(state, nonce).await
+}
+
+/// Remember `nonce`; a nonce seen before is a replay.
+pub async fn remember(state: &AppState, nonce: UnseenNonce) -> Result<(), AppError> {
+    match state
+        .store
+        .remember_nonce(&nonce.value, nonce.remember_until)
+        .await?
+    {
+        true => Ok(()),
+        false => Err(replayed_request()),
+    }
+}
+
+/// Check the timestamp window and the nonce's form (not yet whether it was seen).
+fn unseen_nonce(state: &AppState, freshness: &Freshness) -> Result<UnseenNonce, AppError> {
     let now = state.clock.now();
     let max_age = state.settings.request_max_age;
     if freshness.timestamp.abs_diff(now) > max_age {
@@ -205,17 +270,11 @@ pub async fn check_freshness(state: &AppState, freshness: &Freshness) -> Result<
             "the request nonce must be 16 to 128 hex characters",
         ));
     }
-    let remember_until = freshness
-        .timestamp
-        .saturating_add(max_age)
-        .saturating_add(1);
-    if !state.store.remember_nonce(nonce, remember_until).await? {
-        return Err(AppError::new(
-            ErrorCode::ReplayedRequest,
-            "this exact request was received before (replay)",
-        )
-        .hint("each request is single use; run the command again"));
-    }
-
-    Ok(())
+    Ok(UnseenNonce {
+        value: nonce.clone(),
+        remember_until: freshness
+            .timestamp
+            .saturating_add(max_age)
+            .saturating_add(1),
+    })
 }

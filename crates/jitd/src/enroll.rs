@@ -128,7 +128,7 @@ pub async fn confirm(
     if auth.device.confirmed_at.is_some() {
         return Ok(Json(whoami_for(&state, &auth.user)));
     }
-    crate::otp::check(&state, &auth.user.name, &auth.device, &auth.body.otp).await?;
+    crate::otp::check(&state, &auth.user.name, &auth.device, &auth.body.otp, None).await?;
     let now = state.clock.now();
     state
         .store

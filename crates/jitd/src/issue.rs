@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::alerts::{fields, AlertKind};
 use crate::api::PeerIp;
-use crate::auth::{authenticate, Authenticated, Confirmation};
+use crate::auth::{authenticate_nonce_unseen, Authenticated, Confirmation, UnseenNonce};
 use crate::clock::Rng;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -37,7 +37,8 @@ pub async fn issue(
     body: Bytes,
 ) -> Result<Json<CertificateResponse>, AppError> {
     let started = Instant::now();
-    let auth = authenticate::<CertificateRequest>(
+    // The nonce is remembered together with the TOTP attempt (one durable write, not two).
+    let (auth, nonce) = authenticate_nonce_unseen::<CertificateRequest>(
         &state,
         "/v1/certificates",
         &headers,
@@ -46,7 +47,7 @@ pub async fn issue(
     )
     .await
     .inspect_err(|e| state.metrics.denied(e.code().as_str()))?;
-    match issue_for(&state, &auth, &source_ip).await {
+    match issue_for(&state, &auth, nonce, &source_ip).await {
         Ok(response) => {
             state
                 .metrics
@@ -139,11 +140,12 @@ fn approved_request(
 async fn issue_for(
     state: &Arc<AppState>,
     auth: &Authenticated<CertificateRequest>,
+    nonce: UnseenNonce,
     source_ip: &str,
 ) -> Result<CertificateResponse, AppError> {
     let request = &auth.body;
     let user = &auth.user;
-    crate::otp::check(state, &user.name, &auth.device, &request.otp).await?;
+    crate::otp::check(state, &user.name, &auth.device, &request.otp, Some(nonce)).await?;
     let now = state.clock.now();
 
     let identity = Identity {
@@ -495,9 +497,14 @@ async fn record_denial(
     error: &AppError,
 ) {
     state.metrics.denied(error.code().as_str());
+    // Not decisions about the engineer: the store failed, or the request was a replay
+    // (refused like a request that failed authentication, and as unlogged).
     if matches!(
         error.code(),
-        ErrorCode::StoreUnavailable | ErrorCode::LogUnavailable | ErrorCode::Internal
+        ErrorCode::StoreUnavailable
+            | ErrorCode::LogUnavailable
+            | ErrorCode::Internal
+            | ErrorCode::ReplayedRequest
     ) {
         return;
     }

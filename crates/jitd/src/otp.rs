@@ -6,16 +6,22 @@ use jit_mfa::{AttemptDecision, TotpSecret, Verification};
 use jit_proto::ErrorCode;
 use jit_store::{Device, TotpCheck, TotpOutcome};
 
+use crate::auth::UnseenNonce;
 use crate::error::AppError;
 use crate::state::AppState;
 
 /// Check `otp` for `user` with the secret of `device`. Wrong, malformed and replayed codes
 /// count as failures; past the limit every attempt gets 429 until the window cools down.
+///
+/// `nonce`, when given, is the request's nonce not yet remembered: it is remembered in the
+/// same store transaction before anything is counted, and a replayed request is refused
+/// with `replayed_request` without touching the user's attempts or steps.
 pub async fn check(
     state: &AppState,
     user: &str,
     device: &Device,
     otp: &str,
+    nonce: Option<UnseenNonce>,
 ) -> Result<(), AppError> {
     let now = state.clock.now();
     let limit = state.settings.attempt_limit;
@@ -42,6 +48,7 @@ pub async fn check(
             since: limit.window_start(now),
             max_failures: limit.max_failures,
             step,
+            nonce: nonce.as_ref().map(UnseenNonce::for_store),
         })
         .await?;
     let failed = |code: ErrorCode| {
@@ -54,6 +61,7 @@ pub async fn check(
             .hint("enter the current 6-digit code from your authenticator app")
     };
     let (outcome, earlier_failures) = match counted {
+        TotpOutcome::ReplayedRequest => return Err(crate::auth::replayed_request()),
         TotpOutcome::Accepted => (Ok(()), 0),
         TotpOutcome::Refused {
             earlier_failures,

@@ -322,7 +322,7 @@ async fn decide(
             "a reason is at most 500 characters, without control characters",
         ));
     }
-    crate::otp::check(&state, &approver.name, &auth.device, &auth.body.otp).await?;
+    crate::otp::check(&state, &approver.name, &auth.device, &auth.body.otp, None).await?;
     let now = state.clock.now();
     let decided = state
         .store

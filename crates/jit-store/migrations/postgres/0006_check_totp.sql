@@ -3,6 +3,8 @@
 -- It takes the same per-user advisory lock as the client-side transaction it replaces, so
 -- replicas running either version still count one attempt at a time per user.
 --
+-- With a request nonce (p_nonce not NULL) the nonce is remembered first, in the same
+-- transaction; a nonce seen before returns replayed = TRUE and nothing else happens.
 -- Returns whether the code was accepted (NULL: locked out, nothing checked or recorded) and
 -- the times of the failures in the window before this attempt.
 CREATE FUNCTION jit_check_totp(
@@ -11,10 +13,22 @@ CREATE FUNCTION jit_check_totp(
     p_since BIGINT,
     p_max_failures BIGINT,
     p_step BIGINT,
+    p_nonce TEXT,
+    p_nonce_expires_at BIGINT,
+    OUT replayed BOOLEAN,
     OUT accepted BOOLEAN,
     OUT failures BIGINT[]
 ) LANGUAGE plpgsql AS $$
 BEGIN
+    replayed := FALSE;
+    IF p_nonce IS NOT NULL THEN
+        INSERT INTO request_nonces (nonce, expires_at) VALUES (p_nonce, p_nonce_expires_at)
+            ON CONFLICT DO NOTHING;
+        IF NOT FOUND THEN
+            replayed := TRUE;
+            RETURN;
+        END IF;
+    END IF;
     -- One attempt at a time per user, across every replica, until the transaction ends.
     PERFORM pg_advisory_xact_lock(hashtext(p_user));
     SELECT coalesce(array_agg(at), '{}') INTO failures
