@@ -61,6 +61,10 @@ pub enum Error {
     /// The change conflicts with the current state (e.g. deciding a request twice).
     #[error("{0}")]
     Conflict(String),
+    /// The TOTP attempt an issuance carried was not accepted (see [`IssuanceLinks::totp`]):
+    /// the attempt was recorded, nothing else was written.
+    #[error("the TOTP attempt was not accepted")]
+    TotpRefused(TotpOutcome),
     /// A stored value cannot be decoded.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),

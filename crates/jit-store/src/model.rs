@@ -244,6 +244,10 @@ pub struct IssuanceLinks<'a> {
     pub request_id: Option<&'a str>,
     /// For a break-glass issuance: its reason, queued for review.
     pub break_glass_reason: Option<&'a str>,
+    /// A TOTP attempt to count first, in the same transaction (see
+    /// [`crate::Store::check_totp`]). When it is not accepted, only the attempt is recorded
+    /// and the issuance fails with [`crate::Error::TotpRefused`].
+    pub totp: Option<crate::TotpCheck<'a>>,
 }
 
 /// [`IssuanceLinks`], owned: a grouped write runs after the caller's borrows end.
@@ -251,6 +255,7 @@ pub struct IssuanceLinks<'a> {
 pub(crate) struct OwnedLinks {
     pub(crate) request_id: Option<String>,
     pub(crate) break_glass_reason: Option<String>,
+    pub(crate) totp: Option<OwnedTotpCheck>,
 }
 
 impl From<IssuanceLinks<'_>> for OwnedLinks {
@@ -258,6 +263,51 @@ impl From<IssuanceLinks<'_>> for OwnedLinks {
         OwnedLinks {
             request_id: links.request_id.map(str::to_string),
             break_glass_reason: links.break_glass_reason.map(str::to_string),
+            totp: links.totp.map(OwnedTotpCheck::from),
+        }
+    }
+}
+
+/// [`crate::TotpCheck`], owned.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnedTotpCheck {
+    user: String,
+    now: u64,
+    since: u64,
+    max_failures: u32,
+    step: Option<u64>,
+    nonce: Option<(String, u64)>,
+}
+
+impl From<crate::TotpCheck<'_>> for OwnedTotpCheck {
+    fn from(check: crate::TotpCheck<'_>) -> Self {
+        OwnedTotpCheck {
+            user: check.user.to_owned(),
+            now: check.now,
+            since: check.since,
+            max_failures: check.max_failures,
+            step: check.step,
+            nonce: check.nonce.map(|n| (n.value.to_owned(), n.expires_at)),
+        }
+    }
+}
+
+impl OwnedTotpCheck {
+    /// The check, borrowed again.
+    pub(crate) fn as_check(&self) -> crate::TotpCheck<'_> {
+        crate::TotpCheck {
+            user: &self.user,
+            now: self.now,
+            since: self.since,
+            max_failures: self.max_failures,
+            step: self.step,
+            nonce: self
+                .nonce
+                .as_ref()
+                .map(|(value, expires_at)| crate::RequestNonce {
+                    value,
+                    expires_at: *expires_at,
+                }),
         }
     }
 }

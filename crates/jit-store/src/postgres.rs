@@ -264,6 +264,18 @@ impl Store for PostgresStore {
         build: crate::IssuanceBuilder,
         links: IssuanceLinks<'_>,
     ) -> Result<u64> {
+        // The TOTP attempt is its own statement here (a separate commit before the grouped
+        // issuance): a code is spent even if the issuance then fails.
+        if let Some(check) = links.totp {
+            match self.check_totp(check).await? {
+                crate::TotpOutcome::Accepted => {}
+                refused => return Err(Error::TotpRefused(refused)),
+            }
+        }
+        let links = IssuanceLinks {
+            totp: None,
+            ..links
+        };
         self.writer
             .write(commit::Write::Issue(build, links.into()))
             .await

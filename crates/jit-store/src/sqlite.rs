@@ -21,6 +21,7 @@ mod engine;
 mod log;
 mod query;
 mod requests;
+mod totp;
 
 /// Schema migrations, applied in order, each once.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -89,16 +90,6 @@ fn migrate(connection: &mut rusqlite::Connection) -> Result<()> {
         tx.commit()?;
     }
     Ok(())
-}
-
-/// Remember a request nonce; `false` if it was seen before.
-fn remember_nonce_in(c: &rusqlite::Connection, nonce: &str, expires_at: u64) -> Result<bool> {
-    let added = execute(
-        c,
-        "INSERT INTO request_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-        params![nonce, to_i64(expires_at)],
-    )?;
-    Ok(added == 1)
 }
 
 impl SqliteStore {
@@ -288,51 +279,18 @@ impl Store for SqliteStore {
     }
 
     async fn check_totp(&self, check: crate::TotpCheck<'_>) -> Result<crate::TotpOutcome> {
-        let user = check.user.to_owned();
-        let (now, since, max, step) = (check.now, check.since, check.max_failures, check.step);
-        let nonce = check.nonce.map(|n| (n.value.to_owned(), n.expires_at));
+        let check = crate::model::OwnedTotpCheck::from(check);
         // On the writer thread, inside BEGIN IMMEDIATE: attempts (from any process) are
         // serialised by the write lock.
         self.engine
-            .write(move |c| {
-                if let Some((nonce, expires_at)) = nonce {
-                    if !remember_nonce_in(c, &nonce, expires_at)? {
-                        return Ok(crate::TotpOutcome::ReplayedRequest);
-                    }
-                }
-                let times = all(
-                    c,
-                    "SELECT at FROM totp_failures WHERE user_name = ? AND at > ?",
-                    params![user, to_i64(since)],
-                    column::<i64>,
-                )?;
-                if let Some(locked) = rules::locked_out(&times, max) {
-                    return Ok(locked);
-                }
-                if let Some(step) = step {
-                    let accepted = execute(
-                        c,
-                        "UPDATE users SET totp_last_step = ? WHERE name = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
-                        params![to_i64(step), user, to_i64(step)],
-                    )?;
-                    if accepted == 1 {
-                        return Ok(crate::TotpOutcome::Accepted);
-                    }
-                }
-                execute(
-                    c,
-                    "INSERT INTO totp_failures (user_name, at) VALUES (?, ?)",
-                    params![user, to_i64(now)],
-                )?;
-                Ok(rules::refused(times.len(), step))
-            })
+            .write(move |c| totp::check_in(c, check.as_check()))
             .await
     }
 
     async fn remember_nonce(&self, nonce: &str, expires_at: u64) -> Result<bool> {
         let nonce = nonce.to_owned();
         self.engine
-            .write(move |c| remember_nonce_in(c, &nonce, expires_at))
+            .write(move |c| totp::remember_nonce_in(c, &nonce, expires_at))
             .await
     }
 
@@ -367,7 +325,8 @@ impl Store for SqliteStore {
         let links = crate::model::OwnedLinks::from(links);
         self.engine
             .write(move |c| log::issue(c, build, &links))
-            .await
+            .await?
+            .map_err(Error::TotpRefused)
     }
 
     async fn log_entries(&self, from: u64, limit: u64) -> Result<Vec<Entry>> {

@@ -143,7 +143,7 @@ async fn issue_at(
     });
     let links = IssuanceLinks {
         request_id: request,
-        break_glass_reason: None,
+        ..IssuanceLinks::default()
     };
     let seq = store.record_issuance_at(build, links).await?;
     assert_eq!(*given.lock().unwrap(), Some(seq), "serial {serial}");

@@ -379,6 +379,60 @@ async fn failed_writes_do_not_spoil_concurrent_ones(store: Arc<dyn Store>) {
     }
 }
 
+async fn an_issuance_counts_its_totp_attempt_first(store: Arc<dyn Store>) {
+    store.add_user("alice", &[], 10).await.unwrap();
+    let issue = |serial, check| {
+        let store = store.clone();
+        async move {
+            let (record, row) = issuance(1000, serial);
+            let links = IssuanceLinks {
+                totp: Some(check),
+                ..IssuanceLinks::default()
+            };
+            store.record_issuance(&record, &row, links).await
+        }
+    };
+    // A right code: issued, and its step is spent.
+    assert_eq!(issue(1, totp("alice", Some(100))).await.unwrap(), 1);
+    assert_eq!(
+        store.check_totp(totp("alice", Some(100))).await.unwrap(),
+        refused(0, true)
+    );
+    // A wrong code: nothing issued, the failure counted (now two).
+    assert!(matches!(
+        issue(2, totp("alice", None)).await,
+        Err(jit_store::Error::TotpRefused(TotpOutcome::Refused {
+            earlier_failures: 1,
+            replayed: false
+        }))
+    ));
+    assert_eq!(store.log_len().await.unwrap(), 1);
+    assert!(store.certificate(2).await.unwrap().is_none());
+    // A replayed request: nothing counted, nothing issued.
+    let with_nonce = TotpCheck {
+        nonce: Some(RequestNonce {
+            value: "n1",
+            expires_at: 2000,
+        }),
+        ..totp("alice", Some(101))
+    };
+    assert_eq!(issue(3, with_nonce).await.unwrap(), 2);
+    assert!(matches!(
+        issue(4, with_nonce).await,
+        Err(jit_store::Error::TotpRefused(TotpOutcome::ReplayedRequest))
+    ));
+    // Locked out: refused without looking at the code.
+    for _ in 0..3 {
+        store.check_totp(totp("alice", None)).await.unwrap();
+    }
+    assert!(matches!(
+        issue(5, totp("alice", Some(102))).await,
+        Err(jit_store::Error::TotpRefused(TotpOutcome::LockedOut(t))) if t.len() == 5
+    ));
+    assert_eq!(store.log_len().await.unwrap(), 2);
+    jit_log::verify_chain(store.log_entries(1, 10).await.unwrap()).unwrap();
+}
+
 fn new_request(id: &str, requester: &str, needed: u32, now: u64) -> NewAccessRequest {
     NewAccessRequest {
         id: id.into(),
@@ -456,7 +510,7 @@ async fn approvals_need_distinct_people_and_are_used_once(store: Arc<dyn Store>)
     record.time = 1100;
     let links = IssuanceLinks {
         request_id: Some("r1"),
-        break_glass_reason: None,
+        ..IssuanceLinks::default()
     };
     store.record_issuance(&record, &row, links).await.unwrap();
     let (record2, row2) = issuance(1101, 43);
@@ -535,8 +589,8 @@ async fn alerts_queue_retry_and_deliver(store: Arc<dyn Store>) {
 async fn break_glass_issuances_wait_for_review(store: Arc<dyn Store>) {
     let (record, row) = issuance(1000, 9);
     let links = IssuanceLinks {
-        request_id: None,
         break_glass_reason: Some("db down"),
+        ..IssuanceLinks::default()
     };
     let seq = store.record_issuance(&record, &row, links).await.unwrap();
     let pending = store.pending_reviews().await.unwrap();
@@ -776,6 +830,7 @@ macro_rules! store_suite {
             case!(the_log_is_one_verifiable_chain_under_concurrency);
             case!(a_taken_serial_writes_nothing);
             case!(failed_writes_do_not_spoil_concurrent_ones);
+            case!(an_issuance_counts_its_totp_attempt_first);
             case!(approvals_need_distinct_people_and_are_used_once);
             case!(denied_and_lapsed_requests_yield_nothing);
             case!(alerts_queue_retry_and_deliver);

@@ -137,17 +137,23 @@ fn approved_request(
     })
 }
 
-async fn issue_for(
-    state: &Arc<AppState>,
+/// What a granted request turns into, before a serial is drawn.
+struct Plan {
+    client_key: jit_ca::PublicKey,
+    grant: Grant,
+    sanction: Sanction,
+    critical_options: Vec<(String, String)>,
+    critical_text: Vec<String>,
+}
+
+/// Role, key, approval and policy for `auth`'s request at `now` (no side effects).
+async fn plan(
+    state: &AppState,
     auth: &Authenticated<CertificateRequest>,
-    nonce: UnseenNonce,
-    source_ip: &str,
-) -> Result<CertificateResponse, AppError> {
+    now: u64,
+) -> Result<Plan, AppError> {
     let request = &auth.body;
     let user = &auth.user;
-    crate::otp::check(state, &user.name, &auth.device, &request.otp, Some(nonce)).await?;
-    let now = state.clock.now();
-
     let identity = Identity {
         user: &user.name,
         groups: &user.groups,
@@ -240,6 +246,42 @@ async fn issue_for(
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
+    Ok(Plan {
+        client_key,
+        grant,
+        sanction,
+        critical_options,
+        critical_text,
+    })
+}
+
+async fn issue_for(
+    state: &Arc<AppState>,
+    auth: &Authenticated<CertificateRequest>,
+    nonce: UnseenNonce,
+    source_ip: &str,
+) -> Result<CertificateResponse, AppError> {
+    let request = &auth.body;
+    let user = &auth.user;
+    // The code is checked in memory now and counted by the store later: together with the
+    // issuance (one durable commit) when the request is granted, alone when it is refused.
+    // Either way a wrong code is the answer before anything else, and the code is spent.
+    let claim = crate::otp::claim(state, &user.name, &auth.device, &request.otp, Some(&nonce))?;
+    let now = state.clock.now();
+    let Plan {
+        client_key,
+        grant,
+        sanction,
+        critical_options,
+        critical_text,
+    } = match plan(state, auth, now).await {
+        Ok(plan) => plan,
+        Err(refusal) => {
+            let counted = state.store.check_totp(claim.check).await?;
+            crate::otp::judge(state, &claim, &auth.device, counted).await?;
+            return Err(refusal);
+        }
+    };
     for _ in 0..SERIAL_ATTEMPTS {
         let serial = jit_ca::serial::random_serial(&mut Rng(state.randomness.as_ref()));
         let pending = Arc::new(Pending {
@@ -294,6 +336,7 @@ async fn issue_for(
             break_glass_reason: grant
                 .break_glass
                 .then_some(sanction.reason.as_deref().unwrap_or_default()),
+            totp: Some(claim.check),
         };
         let outcome = state.store.record_issuance_at(Box::new(build), links).await;
         let issued = slot.lock().ok().and_then(|mut slot| slot.take());
@@ -318,6 +361,13 @@ async fn issue_for(
                 return Err(AppError::internal("issuance", "no certificate was built"))
             }
             (Err(jit_store::Error::SerialTaken), _) => continue,
+            (Err(jit_store::Error::TotpRefused(counted)), _) => {
+                crate::otp::judge(state, &claim, &auth.device, counted).await?;
+                return Err(AppError::internal(
+                    "issuance",
+                    "an accepted code was refused",
+                ));
+            }
             (Err(jit_store::Error::Conflict(reason)), _) => {
                 return Err(AppError::new(ErrorCode::ApprovalRequired, reason)
                     .hint("the approved request was used or lapsed meanwhile; ask again with `jit request`"));

@@ -23,11 +23,33 @@ pub async fn check(
     otp: &str,
     nonce: Option<UnseenNonce>,
 ) -> Result<(), AppError> {
+    let claim = claim(state, user, device, otp, nonce.as_ref())?;
+    let outcome = state.store.check_totp(claim.check).await?;
+    judge(state, &claim, device, outcome).await
+}
+
+/// A TOTP code checked in memory, for the store to count (alone with
+/// `Store::check_totp`, or with an issuance in `IssuanceLinks::totp`).
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    /// What the store counts.
+    pub check: TotpCheck<'a>,
+    /// Why the code is wrong, when it matched no step.
+    wrong: Option<ErrorCode>,
+}
+
+/// Verify `otp` against the secret of `device` in memory. Whether it was right is only
+/// revealed once the store has counted the attempt against the limit (atomically, across
+/// replicas), so at most `max_failures` codes per window ever count, however many arrive.
+pub fn claim<'a>(
+    state: &AppState,
+    user: &'a str,
+    device: &Device,
+    otp: &str,
+    nonce: Option<&'a UnseenNonce>,
+) -> Result<Claim<'a>, AppError> {
     let now = state.clock.now();
     let limit = state.settings.attempt_limit;
-    // The code is checked in memory; the store then counts the attempt atomically (across
-    // replicas) against the limit, so whether a code was right is only ever revealed for
-    // at most `max_failures` attempts per window, however many arrive at once.
     let (step, wrong) = match jit_mfa::normalise_code(otp) {
         Err(_) => (None, Some(ErrorCode::MalformedOtp)),
         Ok(code) => {
@@ -40,17 +62,27 @@ pub async fn check(
             }
         }
     };
-    let counted = state
-        .store
-        .check_totp(TotpCheck {
-            user,
-            now,
-            since: limit.window_start(now),
-            max_failures: limit.max_failures,
-            step,
-            nonce: nonce.as_ref().map(UnseenNonce::for_store),
-        })
-        .await?;
+    let check = TotpCheck {
+        user,
+        now,
+        since: limit.window_start(now),
+        max_failures: limit.max_failures,
+        step,
+        nonce: nonce.map(UnseenNonce::for_store),
+    };
+    Ok(Claim { check, wrong })
+}
+
+/// What the store's count of `claim` means for the request: `Ok` for an accepted code, else
+/// the error to answer with (after the failure metric and, at the limit, the lockout alert).
+pub async fn judge(
+    state: &AppState,
+    claim: &Claim<'_>,
+    device: &Device,
+    counted: TotpOutcome,
+) -> Result<(), AppError> {
+    let (user, now) = (claim.check.user, claim.check.now);
+    let limit = state.settings.attempt_limit;
     let failed = |code: ErrorCode| {
         let message = match code {
             ErrorCode::MalformedOtp => "a TOTP code is 6 digits",
@@ -60,18 +92,18 @@ pub async fn check(
         AppError::new(code, message)
             .hint("enter the current 6-digit code from your authenticator app")
     };
-    let (outcome, earlier_failures) = match counted {
+    let (code, earlier_failures) = match counted {
         TotpOutcome::ReplayedRequest => return Err(crate::auth::replayed_request()),
-        TotpOutcome::Accepted => (Ok(()), 0),
+        TotpOutcome::Accepted => return Ok(()),
         TotpOutcome::Refused {
             earlier_failures,
             replayed,
         } => {
             let code = match replayed {
                 true => ErrorCode::ReplayedOtp,
-                false => wrong.unwrap_or(ErrorCode::InvalidOtp),
+                false => claim.wrong.unwrap_or(ErrorCode::InvalidOtp),
             };
-            (Err(failed(code)), earlier_failures)
+            (code, earlier_failures)
         }
         TotpOutcome::LockedOut(failures) => {
             let retry_after_seconds = match limit.decide(&failures, now) {
@@ -89,27 +121,22 @@ pub async fn check(
             return Err(error);
         }
     };
-    match &outcome {
-        Ok(()) => {}
-        Err(_) => {
-            state.metrics.totp_failed();
-            tracing::warn!(user, "TOTP code refused");
-            if earlier_failures + 1 >= limit.max_failures {
-                let text = format!(
-                    "{user} is locked out after {} wrong TOTP codes in {}s",
-                    earlier_failures + 1,
-                    limit.window_seconds
-                );
-                let details = crate::alerts::fields([
-                    ("user", serde_json::json!(user)),
-                    ("device", serde_json::json!(device.fingerprint)),
-                ]);
-                state
-                    .alerter
-                    .raise(crate::alerts::AlertKind::TotpLockout, text, details)
-                    .await;
-            }
-        }
+    state.metrics.totp_failed();
+    tracing::warn!(user, "TOTP code refused");
+    if earlier_failures + 1 >= limit.max_failures {
+        let text = format!(
+            "{user} is locked out after {} wrong TOTP codes in {}s",
+            earlier_failures + 1,
+            limit.window_seconds
+        );
+        let details = crate::alerts::fields([
+            ("user", serde_json::json!(user)),
+            ("device", serde_json::json!(device.fingerprint)),
+        ]);
+        state
+            .alerter
+            .raise(crate::alerts::AlertKind::TotpLockout, text, details)
+            .await;
     }
-    outcome
+    Err(failed(code))
 }

@@ -328,6 +328,24 @@ async fn policy_refusals_say_why_and_issue_nothing() {
         body["error"]["message"].as_str().unwrap().contains("dba"),
         "{body}"
     );
+    // The refused request spent its code: the same code for a role alice holds is a replay.
+    let (status, body) = f
+        .issue(&alice, &f.certificate_request(&alice, "web", None))
+        .await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::UNAUTHORIZED, "replayed_otp")
+    );
+    // A wrong code is the answer before the policy's refusal.
+    f.next_step();
+    let mut wrong = f.certificate_request(&alice, "db", None);
+    let first = if wrong.otp.starts_with('0') { "1" } else { "0" };
+    wrong.otp.replace_range(0..1, first);
+    let (status, body) = f.issue(&alice, &wrong).await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::UNAUTHORIZED, "invalid_otp")
+    );
     f.next_step();
     let mut long = f.certificate_request(&alice, "web", None);
     long.ttl_seconds = Some(2 * 3600);

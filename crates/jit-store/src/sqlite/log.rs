@@ -9,8 +9,8 @@ use rusqlite::{params, Connection};
 use super::query::{all, execute, first, insert_new};
 use crate::model::OwnedLinks;
 use crate::stored::{self, to_i64, to_u64};
-use crate::IssuanceBuilder;
 use crate::{rules, Error, Result};
+use crate::{IssuanceBuilder, TotpOutcome};
 
 /// Take the next sequence number (the caller holds the write lock); returns it with the
 /// previous entry's hash.
@@ -47,13 +47,20 @@ pub(super) fn append(connection: &Connection, record: &Record) -> Result<u64> {
     Ok(seq)
 }
 
-/// One issuance: lock the head, build the record for its position, write record,
-/// certificate row and links.
+/// One issuance: count its TOTP attempt (if it carries one; a refused attempt is kept and
+/// the issuance is not written: `Ok(Err(outcome))`), lock the head, build the record for
+/// its position, write record, certificate row and links.
 pub(super) fn issue(
     connection: &Connection,
     build: IssuanceBuilder,
     links: &OwnedLinks,
-) -> Result<u64> {
+) -> Result<std::result::Result<u64, TotpOutcome>> {
+    if let Some(totp) = &links.totp {
+        match super::totp::check_in(connection, totp.as_check())? {
+            TotpOutcome::Accepted => {}
+            refused => return Ok(Err(refused)),
+        }
+    }
     let (seq, previous) = lock_head(connection)?;
     let (record, certificate) = build(seq)?;
     insert_entry(connection, seq, &previous, &record)?;
@@ -102,7 +109,7 @@ pub(super) fn issue(
             ],
         )?;
     }
-    Ok(seq)
+    Ok(Ok(seq))
 }
 
 /// See [`crate::Store::log_entries`].
