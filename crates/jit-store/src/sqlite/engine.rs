@@ -20,7 +20,7 @@ const MAX_BATCH: usize = 256;
 /// Writes waiting for the writer thread at most (callers wait for room beyond that).
 const QUEUE_DEPTH: usize = 4096;
 /// Threads answering reads.
-const READERS: usize = 4;
+const READERS: usize = 2;
 /// How long a statement waits for another process's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Prepared statements each connection keeps.
