@@ -18,24 +18,12 @@ use crate::{rules, Error, Result, Store};
 use query::{all, column, execute, first, insert_new};
 
 mod engine;
+mod hosts;
 mod log;
 mod query;
 mod requests;
+mod schema;
 mod totp;
-
-/// Schema migrations, applied in order, each once.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/sqlite/0001_init.sql")),
-    (
-        2,
-        include_str!("../migrations/sqlite/0002_approvals_alerts.sql"),
-    ),
-    (
-        3,
-        include_str!("../migrations/sqlite/0003_revocations_hosts.sql"),
-    ),
-    (4, include_str!("../migrations/sqlite/0004_checkpoints.sql")),
-];
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -43,63 +31,14 @@ pub struct SqliteStore {
     engine: engine::Engine,
 }
 
-/// Create the database file owner-only (0600) before SQLite does, so the TOTP secrets in
-/// it are never readable by others whatever the umask; SQLite gives its -wal and -shm files
-/// the same mode.
-fn create_private(path: &Path) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(Error::Corrupt(format!(
-            "cannot create {}: {e}",
-            path.display()
-        ))),
-    }
-}
-
-/// Bring the schema up to date, each migration in its own write transaction.
-fn migrate(connection: &mut rusqlite::Connection) -> Result<()> {
-    connection.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-    )?;
-    for (version, sql) in MIGRATIONS {
-        let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let applied = first(
-            &tx,
-            "SELECT version FROM schema_migrations WHERE version = ?",
-            [version],
-            column::<i64>,
-        )?;
-        if applied.is_some() {
-            continue;
-        }
-        tx.execute_batch(sql).map_err(|source| Error::Migration {
-            version: *version,
-            source: source.into(),
-        })?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, applied_at) VALUES (?, strftime('%s','now'))",
-            [version],
-        )?;
-        tx.commit()?;
-    }
-    Ok(())
-}
-
 impl SqliteStore {
     /// Open (creating if needed) the database file and bring its schema up to date.
     pub async fn open(path: &Path) -> Result<Self> {
         let path = path.to_path_buf();
         let engine = tokio::task::spawn_blocking(move || {
-            create_private(&path)?;
+            schema::create_private(&path)?;
             let mut writer = engine::connect(&path, false)?;
-            migrate(&mut writer)?;
+            schema::migrate(&mut writer)?;
             engine::Engine::start(&path, writer)
         })
         .await
@@ -568,67 +507,33 @@ impl Store for SqliteStore {
         let (name, principals) = (name.to_owned(), json_list(principals)?);
         let token_hash = token_hash.to_owned();
         self.engine
-            .write(move |c| {
-                execute(
-                    c,
-                    "INSERT INTO hosts (name, principals_json, created_at, token_hash, token_expires_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET principals_json = excluded.principals_json, token_hash = excluded.token_hash, token_expires_at = excluded.token_expires_at, token_used_at = NULL",
-                    params![name, principals, to_i64(now), token_hash, to_i64(expires_at)],
-                )
-                .map(drop)
-            })
+            .write(move |c| hosts::add(c, &name, &principals, &token_hash, expires_at, now))
             .await
     }
 
     async fn redeem_host_token(&self, token_hash: &str, now: u64) -> Result<Option<Host>> {
         let token_hash = token_hash.to_owned();
         self.engine
-            .write(move |c| {
-                first(
-                    c,
-                    "UPDATE hosts SET token_used_at = ? WHERE token_hash = ? AND token_used_at IS NULL AND token_expires_at > ? RETURNING *",
-                    params![to_i64(now), token_hash, to_i64(now)],
-                    |row| stored::host(row),
-                )
-            })
+            .write(move |c| hosts::redeem_token(c, &token_hash, now))
             .await
     }
 
     async fn set_host_key(&self, name: &str, public_key: &str) -> Result<()> {
         let (name, public_key) = (name.to_owned(), public_key.to_owned());
         self.engine
-            .write(move |c| {
-                execute(
-                    c,
-                    "UPDATE hosts SET public_key = ? WHERE name = ?",
-                    params![public_key, name],
-                )
-                .map(drop)
-            })
+            .write(move |c| hosts::set_key(c, &name, &public_key))
             .await
     }
 
     async fn host(&self, name: &str) -> Result<Option<Host>> {
         let name = name.to_owned();
-        self.engine
-            .read(move |c| {
-                first(c, "SELECT * FROM hosts WHERE name = ?", [&name], |row| {
-                    stored::host(row)
-                })
-            })
-            .await
+        self.engine.read(move |c| hosts::by_name(c, &name)).await
     }
 
     async fn host_by_key(&self, public_key: &str) -> Result<Option<Host>> {
         let public_key = public_key.to_owned();
         self.engine
-            .read(move |c| {
-                first(
-                    c,
-                    "SELECT * FROM hosts WHERE public_key = ?",
-                    [&public_key],
-                    |row| stored::host(row),
-                )
-            })
+            .read(move |c| hosts::by_key(c, &public_key))
             .await
     }
 
