@@ -136,13 +136,20 @@ fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<()> {
         .map_err(|e| Error::Unavailable(format!("cannot start the SQLite thread {name}: {e}")))
 }
 
-/// `operation` inside a savepoint that is undone if it fails.
+/// `operation` inside a savepoint that is undone if it fails. A panicking operation fails
+/// alone (its savepoint undone) instead of taking the writer thread, and with it every
+/// later write, down.
 fn in_savepoint<T>(
     connection: &Connection,
     operation: impl FnOnce(&Connection) -> Result<T>,
 ) -> Result<T> {
     connection.execute_batch("SAVEPOINT job")?;
-    let outcome = operation(connection);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| operation(connection)))
+        .unwrap_or_else(|_| {
+            Err(Error::Unavailable(
+                "a database write failed unexpectedly".into(),
+            ))
+        });
     if outcome.is_err() {
         connection.execute_batch("ROLLBACK TO SAVEPOINT job")?;
     }
@@ -190,8 +197,72 @@ fn read_loop(connection: &Connection, queue: &Mutex<std::sync::mpsc::Receiver<Re
             Err(_) => return,
         };
         match job {
-            Ok(job) => job(connection),
+            // A panicking read drops its reply (its caller gets an error); the thread goes on.
+            Ok(job) => {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(connection)));
+            }
             Err(_) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(dir: &Path) -> Engine {
+        let path = dir.join("engine.db");
+        let writer = connect(&path, false).unwrap();
+        writer
+            .execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+            .unwrap();
+        Engine::start(&path, writer).unwrap()
+    }
+
+    fn insert(n: i64) -> impl FnOnce(&Connection) -> Result<()> + Send + 'static {
+        move |c| Ok(c.execute("INSERT INTO t (n) VALUES (?)", [n]).map(drop)?)
+    }
+
+    fn count(c: &Connection) -> Result<i64> {
+        Ok(c.query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))?)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_write_fails_alone_and_the_writer_keeps_going() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path());
+        engine.write(insert(1)).await.unwrap();
+        fn buggy(c: &Connection) -> Result<()> {
+            c.execute("INSERT INTO t (n) VALUES (2)", [])?;
+            panic!("a bug in a write");
+        }
+        let panicked = engine.write(buggy).await;
+        assert!(
+            matches!(panicked, Err(Error::Unavailable(_))),
+            "{panicked:?}"
+        );
+        engine.write(insert(3)).await.unwrap();
+        assert_eq!(engine.read(count).await.unwrap(), 2, "row 2 was undone");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_share_commits_and_failures_stay_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path());
+        // Every key twice: the second insert of each fails on the primary key, alone.
+        let writes: Vec<_> = (0..200i64)
+            .map(|i| {
+                tokio::spawn({
+                    let engine = engine.clone();
+                    async move { engine.write(insert(i % 100)).await }
+                })
+            })
+            .collect();
+        let mut failed = 0;
+        for write in writes {
+            failed += usize::from(write.await.unwrap().is_err());
+        }
+        assert_eq!(failed, 100);
+        assert_eq!(engine.read(count).await.unwrap(), 100);
     }
 }
