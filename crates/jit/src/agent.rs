@@ -193,6 +193,27 @@ impl Agent {
     }
 }
 
+/// A jit certificate for `role` signed by a throwaway CA, for the unit tests of the commands
+/// that read certificates from the agent.
+#[cfg(test)]
+pub(crate) fn test_certificate(role: &str, serial: u64, valid_before: u64) -> JitCertificate {
+    use ssh_key::certificate::{Builder, CertType};
+    use ssh_key::rand_core::OsRng;
+    use ssh_key::{Algorithm, PrivateKey};
+    let ca = PrivateKey::random(&mut OsRng, Algorithm::Ed25519).unwrap();
+    let key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519).unwrap();
+    let mut builder =
+        Builder::new_with_random_nonce(&mut OsRng, key.public_key(), 1, valid_before).unwrap();
+    builder.serial(serial).unwrap();
+    builder.key_id(format!("alice@{role}#{serial}")).unwrap();
+    builder.cert_type(CertType::User).unwrap();
+    builder.valid_principal("deploy").unwrap();
+    JitCertificate {
+        role: role.to_string(),
+        certificate: builder.sign(&ca).unwrap(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,24 +126,7 @@ fn serials_phrase(serials: &[u64]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ssh_key::certificate::{Builder, CertType};
-    use ssh_key::rand_core::OsRng;
-    use ssh_key::{Algorithm, PrivateKey};
-
-    fn jit_cert(role: &str, serial: u64, valid_before: u64) -> JitCertificate {
-        let ca = PrivateKey::random(&mut OsRng, Algorithm::Ed25519).unwrap();
-        let key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519).unwrap();
-        let mut builder =
-            Builder::new_with_random_nonce(&mut OsRng, key.public_key(), 1, valid_before).unwrap();
-        builder.serial(serial).unwrap();
-        builder.key_id(format!("alice@{role}#{serial}")).unwrap();
-        builder.cert_type(CertType::User).unwrap();
-        builder.valid_principal("deploy").unwrap();
-        JitCertificate {
-            role: role.to_string(),
-            certificate: builder.sign(&ca).unwrap(),
-        }
-    }
+    use crate::agent::test_certificate as jit_cert;
 
     #[test]
     fn only_unexpired_certificates_of_the_role_are_revoked() {
