@@ -90,6 +90,13 @@ impl World {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         engineer.run(&args, Some(&self.agent), None)
     }
+
+    /// `jit ssh --otp CODE deploy@127.0.0.1 true` with the engineer's code of the moment.
+    fn log_in_as_deploy(&self, engineer: &Engineer) -> std::process::Output {
+        let code = engineer.code(30);
+        let target = format!("{DEPLOY}@127.0.0.1");
+        self.jit_ssh(engineer, &["--otp", &code], &target, &["true"])
+    }
 }
 
 #[test]
@@ -321,13 +328,7 @@ fn a_request_signed_by_an_unknown_device_key_is_refused() {
 fn editing_one_stored_record_makes_audit_verify_name_it() {
     let w = world();
     let alice = Engineer::enroll(&w.ca.add_user("alice", "sre"));
-    let code = alice.code(30);
-    let out = w.jit_ssh(
-        &alice,
-        &["--otp", &code],
-        &format!("{DEPLOY}@127.0.0.1"),
-        &["true"],
-    );
+    let out = w.log_in_as_deploy(&alice);
     assert!(out.status.success(), "{}", out.describe());
     w.ca.assert_log_verifies();
     let records = w.ca.log_records();
@@ -488,13 +489,7 @@ fn a_disabled_user_gets_no_new_certificate() {
     let alice = Engineer::enroll(&w.ca.add_user("alice", "sre"));
     let out = w.ca.jitd(&["user", "disable", "alice"]);
     assert!(out.status.success(), "{}", out.describe());
-    let code = alice.code(30);
-    let out = w.jit_ssh(
-        &alice,
-        &["--otp", &code],
-        &format!("{DEPLOY}@127.0.0.1"),
-        &["true"],
-    );
+    let out = w.log_in_as_deploy(&alice);
     assert!(!out.status.success());
     assert!(out.stderr_text().contains("disabled"), "{}", out.describe());
     assert_eq!(w.ca.issued_count(), 0);
@@ -507,13 +502,7 @@ fn a_disabled_user_gets_no_new_certificate() {
 fn an_auditor_verifies_an_export_with_its_signed_checkpoints_offline() {
     let mut w = world();
     let alice = Engineer::enroll(&w.ca.add_user("alice", "sre"));
-    let code = alice.code(30);
-    let out = w.jit_ssh(
-        &alice,
-        &["--otp", &code],
-        &format!("{DEPLOY}@127.0.0.1"),
-        &["true"],
-    );
+    let out = w.log_in_as_deploy(&alice);
     assert!(out.status.success(), "{}", out.describe());
     // Stopping the server signs a last checkpoint covering everything.
     let (clean, _) = w.ca.stop();
