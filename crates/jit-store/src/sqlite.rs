@@ -31,6 +31,23 @@ pub struct SqliteStore {
     engine: engine::Engine,
 }
 
+/// One user by name.
+fn user_in(c: &rusqlite::Connection, name: &str) -> Result<Option<User>> {
+    first(c, "SELECT * FROM users WHERE name = ?", [name], |row| {
+        stored::user(row)
+    })
+}
+
+/// One device by key fingerprint.
+fn device_in(c: &rusqlite::Connection, fingerprint: &str) -> Result<Option<Device>> {
+    first(
+        c,
+        "SELECT * FROM devices WHERE fingerprint = ?",
+        [fingerprint],
+        |row| stored::device(row),
+    )
+}
+
 impl SqliteStore {
     /// Open (creating if needed) the database file and bring its schema up to date.
     pub async fn open(path: &Path) -> Result<Self> {
@@ -72,13 +89,7 @@ impl Store for SqliteStore {
 
     async fn user(&self, name: &str) -> Result<Option<User>> {
         let name = name.to_owned();
-        self.engine
-            .read(move |c| {
-                first(c, "SELECT * FROM users WHERE name = ?", [&name], |row| {
-                    stored::user(row)
-                })
-            })
-            .await
+        self.engine.read(move |c| user_in(c, &name)).await
     }
 
     async fn users(&self) -> Result<Vec<User>> {
@@ -165,37 +176,17 @@ impl Store for SqliteStore {
 
     async fn device(&self, fingerprint: &str) -> Result<Option<Device>> {
         let fingerprint = fingerprint.to_owned();
-        self.engine
-            .read(move |c| {
-                first(
-                    c,
-                    "SELECT * FROM devices WHERE fingerprint = ?",
-                    [&fingerprint],
-                    |row| stored::device(row),
-                )
-            })
-            .await
+        self.engine.read(move |c| device_in(c, &fingerprint)).await
     }
 
     async fn device_with_owner(&self, fingerprint: &str) -> Result<Option<(Device, Option<User>)>> {
         let fingerprint = fingerprint.to_owned();
         self.engine
             .read(move |c| {
-                let Some(device) = first(
-                    c,
-                    "SELECT * FROM devices WHERE fingerprint = ?",
-                    [&fingerprint],
-                    |row| stored::device(row),
-                )?
-                else {
+                let Some(device) = device_in(c, &fingerprint)? else {
                     return Ok(None);
                 };
-                let owner = first(
-                    c,
-                    "SELECT * FROM users WHERE name = ?",
-                    [&device.user],
-                    |row| stored::user(row),
-                )?;
+                let owner = user_in(c, &device.user)?;
                 Ok(Some((device, owner)))
             })
             .await
