@@ -1,4 +1,5 @@
-//! Log records: one per issuance, denial, enrollment or user change.
+//! Log records: one per state change (issuance, request, decision, revocation, enrollment,
+//! user or host change) and per refused request.
 //!
 //! Records never carry a TOTP code, a private key or an enrollment token: only names,
 //! fingerprints, hashes and the decision.
@@ -38,6 +39,48 @@ pub enum Event {
     Reviewed(ReviewRecord),
     /// Certificates or keys were revoked.
     Revoked(RevocationRecord),
+    /// A device key was registered with an enrollment token (confirmed later by
+    /// [`Event::Enrolled`]).
+    Registered(Enrollment),
+    /// A host was added, enrolled, or had its host certificate renewed.
+    Host(HostChange),
+}
+
+/// Who ran an operator command: the name given with `--by` (or the login name) and the
+/// operating-system account the command actually ran as.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Operator {
+    /// The name typed with `--by`, else the login name.
+    pub name: String,
+    /// The operating-system account that ran the command (`SUDO_USER` when run via sudo).
+    pub os_user: String,
+}
+
+/// A change to a host: `added` (with a one-time token), `enrolled` or `renewed` (a host
+/// certificate was issued for its key).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HostChange {
+    /// Host name.
+    pub host: String,
+    /// `added`, `enrolled` or `renewed`.
+    pub action: String,
+    /// Principals of its host certificate.
+    pub principals: Vec<String>,
+    /// Fingerprint of the certified host key (enrolled, renewed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_fingerprint: Option<String>,
+    /// Serial of the host certificate issued (enrolled, renewed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<u64>,
+    /// Unix seconds: end of the host certificate's validity (enrolled, renewed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_before: Option<u64>,
+    /// Peer address of the request (enrolled, renewed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
+    /// The operator (added).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<Operator>,
 }
 
 /// An issued certificate.
@@ -130,6 +173,9 @@ pub struct UserChange {
     pub action: String,
     /// Groups after the change.
     pub groups: Vec<String>,
+    /// The operator who made the change (records from before operators were named have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<Operator>,
 }
 
 /// A request for a role that needs approval.
@@ -183,6 +229,9 @@ pub struct ReviewRecord {
     pub reviewer: String,
     /// The reviewer's note.
     pub note: String,
+    /// The operator account that ran the command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<Operator>,
 }
 
 /// A revocation: what, why, by whom.
@@ -198,6 +247,9 @@ pub struct RevocationRecord {
     pub reason: String,
     /// Who (an operator, or the certificate's own user).
     pub revoked_by: String,
+    /// For an operator command: who ran it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<Operator>,
 }
 
 impl Record {
@@ -213,11 +265,11 @@ impl Record {
         match &self.event {
             Event::Issued(i) => Some(&i.user),
             Event::Denied(d) => d.user.as_deref(),
-            Event::Enrolled(e) => Some(&e.user),
+            Event::Enrolled(e) | Event::Registered(e) => Some(&e.user),
             Event::User(u) => Some(&u.user),
             Event::Requested(r) => Some(&r.requester),
             Event::Decided(d) => Some(&d.requester),
-            Event::Reviewed(_) | Event::Revoked(_) => None,
+            Event::Reviewed(_) | Event::Revoked(_) | Event::Host(_) => None,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`model`]: the rows callers read and write (users, devices, certificates).
 //! - [`Store`]: the operations jitd needs, each atomic on its own.
+//! - [`ledger`]: every state change commits with its log record ([`Store::commit`]).
 //! - [`sqlite`]: the embedded default (WAL, `synchronous=FULL`), with its migrations: one
 //!   writer thread group-commits every write, a few reader threads answer reads.
 //! - [`postgres`]: PostgreSQL, for several jitd replicas sharing one database.
@@ -14,18 +15,21 @@
 //! conditional write or one transaction, never a read followed by a separate write.
 #![forbid(unsafe_code)]
 
+pub mod ledger;
 pub mod model;
 pub mod postgres;
 mod rules;
+mod sql;
 pub mod sqlite;
 mod stored;
 
 use async_trait::async_trait;
 use jit_log::{Entry, Record};
+pub use ledger::{Applied, Change, Committed, Failpoint, RecordFor};
 
 pub use model::{
     AccessRequest, Alert, CertificateRow, Decision, Device, Host, IssuanceLinks, NewAccessRequest,
-    NewDevice, RequestState, Review, Revocation, RevocationKind, User,
+    NewDevice, RequestState, Review, Revocation, Revoked, User,
 };
 
 /// Errors of the store.
@@ -137,28 +141,10 @@ pub trait Store: Send + Sync + 'static {
     /// Cheap round trip, for health checks.
     async fn ping(&self) -> Result<()>;
 
-    /// Create a user. [`Error::AlreadyExists`] if the name is taken.
-    async fn add_user(&self, name: &str, groups: &[String], now: u64) -> Result<()>;
     /// Look a user up.
     async fn user(&self, name: &str) -> Result<Option<User>>;
     /// All users, by name.
     async fn users(&self) -> Result<Vec<User>>;
-    /// Enable or disable a user. [`Error::NotFound`] if absent.
-    async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<()>;
-
-    /// Remember an enrollment token by the hash of its secret.
-    async fn add_enrollment_token(
-        &self,
-        token_hash: &str,
-        user: &str,
-        now: u64,
-        expires_at: u64,
-    ) -> Result<()>;
-    /// Mark a token used, atomically, if it exists, is unused and unexpired; returns its user.
-    async fn redeem_enrollment_token(&self, token_hash: &str, now: u64) -> Result<Option<String>>;
-
-    /// Register a device (not yet confirmed). [`Error::AlreadyExists`] for a known key.
-    async fn add_device(&self, device: &NewDevice) -> Result<()>;
     /// Look a device up by key fingerprint.
     async fn device(&self, fingerprint: &str) -> Result<Option<Device>>;
     /// A device and its owner (`None` for a device whose user row is missing), looked up
@@ -170,9 +156,6 @@ pub trait Store: Send + Sync + 'static {
         let owner = self.user(&device.user).await?;
         Ok(Some((device, owner)))
     }
-    /// Mark a device confirmed (its owner proved the TOTP secret).
-    async fn confirm_device(&self, fingerprint: &str, now: u64) -> Result<()>;
-
     /// Count one TOTP attempt for `check.user`, atomically across every jitd sharing the
     /// store: with `max_failures` failures after `since` the user is locked out and nothing
     /// else happens; otherwise a right code (`step`) later than every step accepted before
@@ -189,8 +172,23 @@ pub trait Store: Send + Sync + 'static {
     /// path.
     async fn purge_expired(&self, now: u64, failures_until: u64) -> Result<u64>;
 
-    /// Append a record to the log, durably; returns its sequence number.
-    async fn append_log(&self, record: &Record) -> Result<u64>;
+    /// Apply `change` and append the record `record` builds from its outcome, in ONE
+    /// transaction, durably; returns what the change came to and the record's sequence
+    /// number. If the change is refused (its error says why), the record cannot be built,
+    /// or the append fails, nothing is written. The only way to change state besides
+    /// [`Store::record_issuance_at`] (and the TOTP, nonce and alert bookkeeping, which
+    /// are not state the log describes).
+    async fn commit(&self, change: Change, record: RecordFor) -> Result<Committed>;
+    /// Append a record that goes with no other state (a refused request): a
+    /// [`Change::Note`] commit.
+    async fn append_log(&self, record: &Record) -> Result<u64> {
+        let committed = self
+            .commit(Change::Note, ledger::record(record.clone()))
+            .await?;
+        Ok(committed.seq)
+    }
+    /// The test-only fault of [`Store::commit`] (see [`Failpoint`]).
+    fn failpoint(&self) -> &Failpoint;
     /// Append an issuance record and the certificate's row in one transaction, using up the
     /// approved request and queueing the break-glass review that `links` name.
     /// [`Error::SerialTaken`] (and nothing written) if the serial was issued before;
@@ -220,23 +218,10 @@ pub trait Store: Send + Sync + 'static {
     /// Certificates of a user that are still valid at `now`.
     async fn unexpired_certificates(&self, user: &str, now: u64) -> Result<Vec<CertificateRow>>;
 
-    /// Store a new pending access request.
-    async fn create_request(&self, request: &NewAccessRequest) -> Result<()>;
     /// One request, with its state as of `now`.
     async fn access_request(&self, id: &str, now: u64) -> Result<Option<AccessRequest>>;
     /// Requests created after `since`, newest first, with their state as of `now`.
     async fn recent_requests(&self, since: u64, now: u64) -> Result<Vec<AccessRequest>>;
-    /// Record one approver's decision atomically: a denial denies; the N-th distinct approval
-    /// approves (usable for the request's window). [`Error::Conflict`] when the request is
-    /// not pending, the approver already decided, or the approver is the requester.
-    async fn decide_request(
-        &self,
-        id: &str,
-        approver: &str,
-        approve: bool,
-        reason: Option<&str>,
-        now: u64,
-    ) -> Result<AccessRequest>;
     /// The oldest approved, unused, still usable request of `requester` for `role`.
     async fn usable_request(
         &self,
@@ -266,26 +251,13 @@ pub trait Store: Send + Sync + 'static {
     async fn certificate(&self, serial: u64) -> Result<Option<CertificateRow>>;
     /// One certificate by key ID.
     async fn certificate_by_key_id(&self, key_id: &str) -> Result<Option<CertificateRow>>;
-    /// Record a revocation; `false` if the same thing was revoked before.
-    async fn revoke(&self, revocation: &Revocation) -> Result<bool>;
     /// Revocations still in force at `now` (certificate revocations leave once expired).
     async fn revocations(&self, now: u64) -> Result<Vec<Revocation>>;
     /// Whether a certificate serial is revoked.
     async fn is_serial_revoked(&self, serial: u64) -> Result<bool>;
 
-    /// Add a host with a one-time enrollment token (only its hash is kept).
-    async fn add_host(
-        &self,
-        name: &str,
-        principals: &[String],
-        token_hash: &str,
-        expires_at: u64,
-        now: u64,
-    ) -> Result<()>;
-    /// Use a host token once: returns the host when the token is unused and unexpired.
-    async fn redeem_host_token(&self, token_hash: &str, now: u64) -> Result<Option<Host>>;
-    /// Remember the host key certified for a host.
-    async fn set_host_key(&self, name: &str, public_key: &str) -> Result<()>;
+    /// The host an unused, unexpired token (by the hash of its secret) belongs to.
+    async fn host_by_token(&self, token_hash: &str, now: u64) -> Result<Option<Host>>;
     /// One host.
     async fn host(&self, name: &str) -> Result<Option<Host>>;
     /// The host whose certified key is `public_key`.
@@ -302,8 +274,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Break-glass issuances not yet reviewed, oldest first.
     async fn pending_reviews(&self) -> Result<Vec<Review>>;
-    /// Close a review. [`Error::NotFound`] for an unknown serial, [`Error::Conflict`] if done.
-    async fn ack_review(&self, serial: u64, by: &str, note: &str, now: u64) -> Result<Review>;
 }
 
 /// Open the store a `database` setting names: a `postgres://` or `postgresql://` URL, or

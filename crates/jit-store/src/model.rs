@@ -93,13 +93,7 @@ pub struct CertificateRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revocation {
     /// What is revoked.
-    pub kind: RevocationKind,
-    /// Decimal serial, key ID, or OpenSSH public key line.
-    pub value: String,
-    /// For serials and key IDs: the CA that signed the certificate.
-    pub ca_fingerprint: String,
-    /// For certificates: after this it has expired anyway and leaves the KRL.
-    pub valid_before: Option<u64>,
+    pub target: Revoked,
     /// Why.
     pub reason: String,
     /// Who.
@@ -108,24 +102,75 @@ pub struct Revocation {
     pub created_at: u64,
 }
 
-/// Kinds of revocation (the KRL sections they become).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RevocationKind {
-    /// A certificate serial under one CA.
-    Serial,
-    /// A certificate key ID under one CA.
-    KeyId,
-    /// A public key (and every certificate for it).
-    Key,
+/// What a revocation names: the KRL sections it becomes. Read back from the database
+/// strictly: a row that is not one of these is an error, never skipped (the KRL fails
+/// closed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revoked {
+    /// One certificate by serial, under the CA that signed it.
+    Serial {
+        /// The serial.
+        serial: u64,
+        /// `SHA256:` fingerprint of the signing CA key.
+        ca_fingerprint: String,
+        /// After this the certificate has expired anyway and leaves the KRL.
+        valid_before: u64,
+    },
+    /// Certificates by key ID, under one CA.
+    KeyId {
+        /// The key ID.
+        key_id: String,
+        /// `SHA256:` fingerprint of the signing CA key.
+        ca_fingerprint: String,
+        /// After this every certificate with the key ID has expired (`None`: never leaves).
+        valid_before: Option<u64>,
+    },
+    /// A public key, and every certificate for it.
+    Key {
+        /// OpenSSH public key line.
+        public_key: String,
+    },
 }
 
-impl RevocationKind {
-    /// The kind's name as stored.
-    pub fn as_str(self) -> &'static str {
+impl Revoked {
+    /// The kind's name as stored (`serial`, `key_id`, `key`).
+    pub fn kind(&self) -> &'static str {
         match self {
-            RevocationKind::Serial => "serial",
-            RevocationKind::KeyId => "key_id",
-            RevocationKind::Key => "key",
+            Revoked::Serial { .. } => "serial",
+            Revoked::KeyId { .. } => "key_id",
+            Revoked::Key { .. } => "key",
+        }
+    }
+
+    /// The CA whose certificates it names (none for a key).
+    pub fn ca_fingerprint(&self) -> Option<&str> {
+        match self {
+            Revoked::Serial { ca_fingerprint, .. } | Revoked::KeyId { ca_fingerprint, .. } => {
+                Some(ca_fingerprint)
+            }
+            Revoked::Key { .. } => None,
+        }
+    }
+
+    /// The stored columns: kind, value, CA fingerprint (empty for a key), valid_before.
+    pub(crate) fn columns(&self) -> (&'static str, String, &str, Option<u64>) {
+        match self {
+            Revoked::Serial {
+                serial,
+                ca_fingerprint,
+                valid_before,
+            } => (
+                "serial",
+                serial.to_string(),
+                ca_fingerprint,
+                Some(*valid_before),
+            ),
+            Revoked::KeyId {
+                key_id,
+                ca_fingerprint,
+                valid_before,
+            } => ("key_id", key_id.clone(), ca_fingerprint, *valid_before),
+            Revoked::Key { public_key } => ("key", public_key.clone(), "", None),
         }
     }
 }

@@ -15,19 +15,20 @@ use std::str::FromStr as _;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use jit_log::{Entry, Record};
+use jit_log::Entry;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Row as _;
 
+use crate::ledger::{Change, Committed, Failpoint, RecordFor};
 use crate::model::{
-    AccessRequest, Alert, CertificateRow, Device, Host, IssuanceLinks, NewAccessRequest, NewDevice,
-    Review, Revocation, User,
+    AccessRequest, Alert, CertificateRow, Device, Host, IssuanceLinks, Review, Revocation, User,
 };
-use crate::stored::{self, json_list, to_i64, to_u64};
+use crate::stored::{self, to_i64, to_u64};
 use crate::{rules, Error, Result, Store};
 
 mod commit;
 mod lanes;
+mod ledger;
 mod log;
 mod migrate;
 mod requests;
@@ -91,17 +92,6 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn add_user(&self, name: &str, groups: &[String], now: u64) -> Result<()> {
-        sqlx::query("INSERT INTO users (name, groups_json, created_at) VALUES ($1, $2, $3)")
-            .bind(name)
-            .bind(json_list(groups)?)
-            .bind(to_i64(now))
-            .execute(&self.pool)
-            .await
-            .map_err(|e| rules::on_unique(e, || Error::AlreadyExists(format!("user {name}"))))?;
-        Ok(())
-    }
-
     async fn user(&self, name: &str) -> Result<Option<User>> {
         let mut conn = self.lanes.take().await?;
         let row = sqlx::query("SELECT * FROM users WHERE name = $1")
@@ -119,62 +109,6 @@ impl Store for PostgresStore {
         rows.iter().map(stored::user).collect()
     }
 
-    async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<()> {
-        let done = sqlx::query("UPDATE users SET disabled = $1 WHERE name = $2")
-            .bind(disabled)
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        match done.rows_affected() {
-            0 => Err(Error::NotFound(format!("user {name}"))),
-            _ => Ok(()),
-        }
-    }
-
-    async fn add_enrollment_token(
-        &self,
-        token_hash: &str,
-        user: &str,
-        now: u64,
-        expires_at: u64,
-    ) -> Result<()> {
-        sqlx::query("INSERT INTO enrollment_tokens (token_hash, user_name, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(token_hash)
-            .bind(user)
-            .bind(to_i64(now))
-            .bind(to_i64(expires_at))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn redeem_enrollment_token(&self, token_hash: &str, now: u64) -> Result<Option<String>> {
-        let user = sqlx::query_scalar(
-            "UPDATE enrollment_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_name",
-        )
-        .bind(to_i64(now))
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(user)
-    }
-
-    async fn add_device(&self, device: &NewDevice) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO devices (fingerprint, user_name, public_key, name, totp_secret, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&device.fingerprint)
-        .bind(&device.user)
-        .bind(&device.public_key)
-        .bind(&device.name)
-        .bind(&device.totp_secret)
-        .bind(to_i64(device.created_at))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| rules::on_unique(e, || Error::AlreadyExists("device key".into())))?;
-        Ok(())
-    }
-
     async fn device(&self, fingerprint: &str) -> Result<Option<Device>> {
         let mut conn = self.lanes.take().await?;
         let row = sqlx::query("SELECT * FROM devices WHERE fingerprint = $1")
@@ -183,20 +117,6 @@ impl Store for PostgresStore {
             .await;
         self.lanes.give_back(conn, &row);
         row?.as_ref().map(stored::device).transpose()
-    }
-
-    async fn confirm_device(&self, fingerprint: &str, now: u64) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE devices SET confirmed_at = $1 WHERE fingerprint = $2 AND confirmed_at IS NULL",
-        )
-        .bind(to_i64(now))
-        .bind(fingerprint)
-        .execute(&self.pool)
-        .await?;
-        match done.rows_affected() {
-            0 => Err(Error::NotFound("unconfirmed device".into())),
-            _ => Ok(()),
-        }
     }
 
     async fn check_totp(&self, check: crate::TotpCheck<'_>) -> Result<crate::TotpOutcome> {
@@ -253,10 +173,14 @@ impl Store for PostgresStore {
         Ok(nonces.rows_affected() + failures.rows_affected())
     }
 
-    async fn append_log(&self, record: &Record) -> Result<u64> {
+    async fn commit(&self, change: Change, record: RecordFor) -> Result<Committed> {
         self.writer
-            .write(commit::Write::Append(record.clone()))
+            .write(commit::Write::Change(change, record))
             .await
+    }
+
+    fn failpoint(&self) -> &Failpoint {
+        self.writer.failpoint()
     }
 
     async fn record_issuance_at(
@@ -276,9 +200,11 @@ impl Store for PostgresStore {
             totp: None,
             ..links
         };
-        self.writer
+        let committed = self
+            .writer
             .write(commit::Write::Issue(build, links.into()))
-            .await
+            .await?;
+        Ok(committed.seq)
     }
 
     async fn log_entries(&self, from: u64, limit: u64) -> Result<Vec<Entry>> {
@@ -305,27 +231,12 @@ impl Store for PostgresStore {
         Ok(certificates)
     }
 
-    async fn create_request(&self, request: &NewAccessRequest) -> Result<()> {
-        requests::create(&self.pool, request).await
-    }
-
     async fn access_request(&self, id: &str, now: u64) -> Result<Option<AccessRequest>> {
         requests::read(&self.pool, id, now).await
     }
 
     async fn recent_requests(&self, since: u64, now: u64) -> Result<Vec<AccessRequest>> {
         requests::recent(&self.pool, since, now).await
-    }
-
-    async fn decide_request(
-        &self,
-        id: &str,
-        approver: &str,
-        approve: bool,
-        reason: Option<&str>,
-        now: u64,
-    ) -> Result<AccessRequest> {
-        requests::decide(&self.pool, id, approver, approve, reason, now).await
     }
 
     async fn usable_request(
@@ -414,22 +325,6 @@ impl Store for PostgresStore {
         row.as_ref().map(stored::certificate).transpose()
     }
 
-    async fn revoke(&self, revocation: &Revocation) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO revocations (kind, value, ca_fingerprint, valid_before, reason, revoked_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-        )
-        .bind(revocation.kind.as_str())
-        .bind(&revocation.value)
-        .bind(&revocation.ca_fingerprint)
-        .bind(revocation.valid_before.map(to_i64))
-        .bind(&revocation.reason)
-        .bind(&revocation.revoked_by)
-        .bind(to_i64(revocation.created_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     async fn revocations(&self, now: u64) -> Result<Vec<Revocation>> {
         let rows = sqlx::query(
             "SELECT * FROM revocations WHERE valid_before IS NULL OR valid_before > $1 ORDER BY id",
@@ -449,45 +344,15 @@ impl Store for PostgresStore {
         Ok(found.is_some())
     }
 
-    async fn add_host(
-        &self,
-        name: &str,
-        principals: &[String],
-        token_hash: &str,
-        expires_at: u64,
-        now: u64,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO hosts (name, principals_json, created_at, token_hash, token_expires_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET principals_json = excluded.principals_json, token_hash = excluded.token_hash, token_expires_at = excluded.token_expires_at, token_used_at = NULL",
-        )
-        .bind(name)
-        .bind(json_list(principals)?)
-        .bind(to_i64(now))
-        .bind(token_hash)
-        .bind(to_i64(expires_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn redeem_host_token(&self, token_hash: &str, now: u64) -> Result<Option<Host>> {
+    async fn host_by_token(&self, token_hash: &str, now: u64) -> Result<Option<Host>> {
         let row = sqlx::query(
-            "UPDATE hosts SET token_used_at = $1 WHERE token_hash = $2 AND token_used_at IS NULL AND token_expires_at > $1 RETURNING *",
+            "SELECT * FROM hosts WHERE token_hash = $1 AND token_used_at IS NULL AND token_expires_at > $2",
         )
-        .bind(to_i64(now))
         .bind(token_hash)
+        .bind(to_i64(now))
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(stored::host).transpose()
-    }
-
-    async fn set_host_key(&self, name: &str, public_key: &str) -> Result<()> {
-        sqlx::query("UPDATE hosts SET public_key = $1 WHERE name = $2")
-            .bind(public_key)
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     async fn host(&self, name: &str) -> Result<Option<Host>> {
@@ -550,26 +415,5 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(stored::review).collect()
-    }
-
-    async fn ack_review(&self, serial: u64, by: &str, note: &str, now: u64) -> Result<Review> {
-        let row = sqlx::query(
-            "UPDATE break_glass_reviews SET acked_at = $1, acked_by = $2, note = $3 WHERE serial = $4 AND acked_at IS NULL RETURNING *",
-        )
-        .bind(to_i64(now))
-        .bind(by)
-        .bind(note)
-        .bind(to_i64(serial))
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(row) = row {
-            return stored::review(&row);
-        }
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT serial FROM break_glass_reviews WHERE serial = $1")
-                .bind(to_i64(serial))
-                .fetch_optional(&self.pool)
-                .await?;
-        Err(rules::review_not_open(serial, exists.is_some()))
     }
 }

@@ -113,3 +113,18 @@ pub(crate) fn refused(earlier_failures: usize, step: Option<u64>) -> crate::Totp
         replayed: step.is_some(),
     }
 }
+
+/// The error for an enrollment or host token that is unknown, used or expired.
+pub(crate) fn token_unusable() -> Error {
+    Error::NotFound("an unused, unexpired token with that secret".into())
+}
+
+/// `disabled` as read for `user` (`None`: no such user): [`Error::NotFound`] or
+/// [`Error::Conflict`] unless the user exists and is enabled.
+pub(crate) fn enabled_user(user: &str, disabled: Option<bool>) -> Result<()> {
+    match disabled {
+        None => Err(Error::NotFound(format!("user {user}"))),
+        Some(true) => Err(Error::Conflict(format!("user {user} is disabled"))),
+        Some(false) => Ok(()),
+    }
+}

@@ -6,19 +6,20 @@
 use std::path::Path;
 
 use async_trait::async_trait;
-use jit_log::{Entry, Record};
+use jit_log::Entry;
 use rusqlite::params;
 
+use crate::ledger::{Change, Committed, Failpoint, RecordFor};
 use crate::model::{
-    AccessRequest, Alert, CertificateRow, Device, Host, IssuanceLinks, NewAccessRequest, NewDevice,
-    Review, Revocation, User,
+    AccessRequest, Alert, CertificateRow, Device, Host, IssuanceLinks, Review, Revocation, User,
 };
-use crate::stored::{self, json_list, to_i64, to_u64};
-use crate::{rules, Error, Result, Store};
-use query::{all, column, execute, first, insert_new};
+use crate::stored::{self, to_i64, to_u64};
+use crate::{Error, Result, Store};
+use query::{all, column, execute, first};
 
 mod engine;
 mod hosts;
+mod ledger;
 mod log;
 mod query;
 mod requests;
@@ -29,6 +30,7 @@ mod totp;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     engine: engine::Engine,
+    failpoint: std::sync::Arc<Failpoint>,
 }
 
 /// One user by name.
@@ -60,7 +62,10 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| Error::Unavailable(format!("opening the SQLite store failed: {e}")))??;
-        Ok(Self { engine })
+        Ok(Self {
+            engine,
+            failpoint: Default::default(),
+        })
     }
 }
 
@@ -69,21 +74,6 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
         self.engine
             .read(|c| first(c, "SELECT 1", [], column::<i64>).map(drop))
-            .await
-    }
-
-    async fn add_user(&self, name: &str, groups: &[String], now: u64) -> Result<()> {
-        let (name, groups) = (name.to_owned(), json_list(groups)?);
-        self.engine
-            .write(move |c| {
-                insert_new(
-                    c,
-                    "INSERT INTO users (name, groups_json, created_at) VALUES (?, ?, ?)",
-                    params![name, groups, to_i64(now)],
-                    || Error::AlreadyExists(format!("user {name}")),
-                )
-                .map(drop)
-            })
             .await
     }
 
@@ -102,78 +92,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<()> {
-        let name = name.to_owned();
-        self.engine
-            .write(move |c| {
-                match execute(
-                    c,
-                    "UPDATE users SET disabled = ? WHERE name = ?",
-                    params![i64::from(disabled), name],
-                )? {
-                    0 => Err(Error::NotFound(format!("user {name}"))),
-                    _ => Ok(()),
-                }
-            })
-            .await
-    }
-
-    async fn add_enrollment_token(
-        &self,
-        token_hash: &str,
-        user: &str,
-        now: u64,
-        expires_at: u64,
-    ) -> Result<()> {
-        let (token_hash, user) = (token_hash.to_owned(), user.to_owned());
-        self.engine
-            .write(move |c| {
-                execute(
-                    c,
-                    "INSERT INTO enrollment_tokens (token_hash, user_name, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                    params![token_hash, user, to_i64(now), to_i64(expires_at)],
-                )
-                .map(drop)
-            })
-            .await
-    }
-
-    async fn redeem_enrollment_token(&self, token_hash: &str, now: u64) -> Result<Option<String>> {
-        let token_hash = token_hash.to_owned();
-        self.engine
-            .write(move |c| {
-                first(
-                    c,
-                    "UPDATE enrollment_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING user_name",
-                    params![to_i64(now), token_hash, to_i64(now)],
-                    column,
-                )
-            })
-            .await
-    }
-
-    async fn add_device(&self, device: &NewDevice) -> Result<()> {
-        let device = device.clone();
-        self.engine
-            .write(move |c| {
-                insert_new(
-                    c,
-                    "INSERT INTO devices (fingerprint, user_name, public_key, name, totp_secret, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    params![
-                        device.fingerprint,
-                        device.user,
-                        device.public_key,
-                        device.name,
-                        device.totp_secret,
-                        to_i64(device.created_at),
-                    ],
-                    || Error::AlreadyExists("device key".into()),
-                )
-                .map(drop)
-            })
-            .await
-    }
-
     async fn device(&self, fingerprint: &str) -> Result<Option<Device>> {
         let fingerprint = fingerprint.to_owned();
         self.engine.read(move |c| device_in(c, &fingerprint)).await
@@ -188,22 +106,6 @@ impl Store for SqliteStore {
                 };
                 let owner = user_in(c, &device.user)?;
                 Ok(Some((device, owner)))
-            })
-            .await
-    }
-
-    async fn confirm_device(&self, fingerprint: &str, now: u64) -> Result<()> {
-        let fingerprint = fingerprint.to_owned();
-        self.engine
-            .write(move |c| {
-                match execute(
-                    c,
-                    "UPDATE devices SET confirmed_at = ? WHERE fingerprint = ? AND confirmed_at IS NULL",
-                    params![to_i64(now), fingerprint],
-                )? {
-                    0 => Err(Error::NotFound("unconfirmed device".into())),
-                    _ => Ok(()),
-                }
             })
             .await
     }
@@ -242,9 +144,15 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn append_log(&self, record: &Record) -> Result<u64> {
-        let record = record.clone();
-        self.engine.write(move |c| log::append(c, &record)).await
+    async fn commit(&self, change: Change, record: RecordFor) -> Result<Committed> {
+        let failpoint = self.failpoint.clone();
+        self.engine
+            .write(move |c| ledger::commit(c, &change, record, &failpoint))
+            .await
+    }
+
+    fn failpoint(&self) -> &Failpoint {
+        &self.failpoint
     }
 
     async fn record_issuance_at(
@@ -287,13 +195,6 @@ impl Store for SqliteStore {
         Ok(certificates)
     }
 
-    async fn create_request(&self, request: &NewAccessRequest) -> Result<()> {
-        let request = request.clone();
-        self.engine
-            .write(move |c| requests::create(c, &request))
-            .await
-    }
-
     async fn access_request(&self, id: &str, now: u64) -> Result<Option<AccessRequest>> {
         let id = id.to_owned();
         self.engine.read(move |c| requests::read(c, &id, now)).await
@@ -302,21 +203,6 @@ impl Store for SqliteStore {
     async fn recent_requests(&self, since: u64, now: u64) -> Result<Vec<AccessRequest>> {
         self.engine
             .read(move |c| requests::recent(c, since, now))
-            .await
-    }
-
-    async fn decide_request(
-        &self,
-        id: &str,
-        approver: &str,
-        approve: bool,
-        reason: Option<&str>,
-        now: u64,
-    ) -> Result<AccessRequest> {
-        let (id, approver) = (id.to_owned(), approver.to_owned());
-        let reason = reason.map(str::to_owned);
-        self.engine
-            .write(move |c| requests::decide(c, &id, &approver, approve, reason.as_deref(), now))
             .await
     }
 
@@ -438,28 +324,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn revoke(&self, revocation: &Revocation) -> Result<bool> {
-        let revocation = revocation.clone();
-        self.engine
-            .write(move |c| {
-                let added = execute(
-                    c,
-                    "INSERT INTO revocations (kind, value, ca_fingerprint, valid_before, reason, revoked_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    params![
-                        revocation.kind.as_str(),
-                        revocation.value,
-                        revocation.ca_fingerprint,
-                        revocation.valid_before.map(to_i64),
-                        revocation.reason,
-                        revocation.revoked_by,
-                        to_i64(revocation.created_at),
-                    ],
-                )?;
-                Ok(added == 1)
-            })
-            .await
-    }
-
     async fn revocations(&self, now: u64) -> Result<Vec<Revocation>> {
         self.engine
             .read(move |c| {
@@ -487,32 +351,10 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn add_host(
-        &self,
-        name: &str,
-        principals: &[String],
-        token_hash: &str,
-        expires_at: u64,
-        now: u64,
-    ) -> Result<()> {
-        let (name, principals) = (name.to_owned(), json_list(principals)?);
+    async fn host_by_token(&self, token_hash: &str, now: u64) -> Result<Option<Host>> {
         let token_hash = token_hash.to_owned();
         self.engine
-            .write(move |c| hosts::add(c, &name, &principals, &token_hash, expires_at, now))
-            .await
-    }
-
-    async fn redeem_host_token(&self, token_hash: &str, now: u64) -> Result<Option<Host>> {
-        let token_hash = token_hash.to_owned();
-        self.engine
-            .write(move |c| hosts::redeem_token(c, &token_hash, now))
-            .await
-    }
-
-    async fn set_host_key(&self, name: &str, public_key: &str) -> Result<()> {
-        let (name, public_key) = (name.to_owned(), public_key.to_owned());
-        self.engine
-            .write(move |c| hosts::set_key(c, &name, &public_key))
+            .read(move |c| hosts::by_token(c, &token_hash, now))
             .await
     }
 
@@ -593,30 +435,15 @@ impl Store for SqliteStore {
             })
             .await
     }
+}
 
-    async fn ack_review(&self, serial: u64, by: &str, note: &str, now: u64) -> Result<Review> {
-        let (by, note) = (by.to_owned(), note.to_owned());
-        self.engine
-            .write(move |c| {
-                let closed = first(
-                    c,
-                    "UPDATE break_glass_reviews SET acked_at = ?, acked_by = ?, note = ? WHERE serial = ? AND acked_at IS NULL RETURNING *",
-                    params![to_i64(now), by, note, to_i64(serial)],
-                    |row| stored::review(row),
-                )?;
-                if let Some(review) = closed {
-                    return Ok(review);
-                }
-                let exists = first(
-                    c,
-                    "SELECT serial FROM break_glass_reviews WHERE serial = ?",
-                    [to_i64(serial)],
-                    column::<i64>,
-                )?;
-                Err(rules::review_not_open(serial, exists.is_some()))
-            })
-            .await
-    }
+/// A migrated connection to a fresh database, for unit tests of SQL.
+#[cfg(test)]
+pub(crate) fn test_connection(path: &Path) -> rusqlite::Connection {
+    schema::create_private(path).unwrap();
+    let mut connection = engine::connect(path, false).unwrap();
+    schema::migrate(&mut connection).unwrap();
+    connection
 }
 
 #[cfg(test)]

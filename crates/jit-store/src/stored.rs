@@ -7,7 +7,7 @@ use sqlx::Row as _;
 
 use crate::model::{
     AccessRequest, Alert, CertificateRow, Decision, Device, Host, NewAccessRequest, RequestState,
-    Review, Revocation, RevocationKind, User,
+    Review, Revocation, Revoked, User,
 };
 use crate::{Error, Result};
 
@@ -204,19 +204,38 @@ pub(crate) fn alert(row: &impl Columns) -> Result<Alert> {
     })
 }
 
-/// A `revocations` row.
+/// A `revocations` row, read strictly: an unknown kind, a serial that is not a number, a
+/// certificate revocation without its CA, or an empty key is [`Error::Corrupt`].
 pub(crate) fn revocation(row: &impl Columns) -> Result<Revocation> {
+    let id = row.int("id")?;
     let kind = row.text("kind")?;
-    Ok(Revocation {
-        kind: match kind.as_str() {
-            "serial" => RevocationKind::Serial,
-            "key_id" => RevocationKind::KeyId,
-            "key" => RevocationKind::Key,
-            other => return Err(Error::Corrupt(format!("revocation kind {other}"))),
+    let value = row.text("value")?;
+    let ca_fingerprint = row.text("ca_fingerprint")?;
+    let valid_before = row.opt_uint("valid_before")?;
+    let bad = |why: &str| Error::Corrupt(format!("revocation row {id} ({kind} {value:?}): {why}"));
+    if kind != "key" && ca_fingerprint.is_empty() {
+        return Err(bad("it names no CA"));
+    }
+    let target = match kind.as_str() {
+        "serial" => Revoked::Serial {
+            serial: value
+                .parse()
+                .ok()
+                .filter(|serial| *serial != 0)
+                .ok_or_else(|| bad("the serial is not a number from 1 to 2^64-1"))?,
+            ca_fingerprint,
+            valid_before: valid_before.ok_or_else(|| bad("it has no end of validity"))?,
         },
-        value: row.text("value")?,
-        ca_fingerprint: row.text("ca_fingerprint")?,
-        valid_before: row.opt_uint("valid_before")?,
+        "key_id" if !value.is_empty() => Revoked::KeyId {
+            key_id: value,
+            ca_fingerprint,
+            valid_before,
+        },
+        "key" if !value.trim().is_empty() => Revoked::Key { public_key: value },
+        _ => return Err(bad("not a known kind of revocation, or empty")),
+    };
+    Ok(Revocation {
+        target,
         reason: row.text("reason")?,
         revoked_by: row.text("revoked_by")?,
         created_at: row.uint("created_at")?,

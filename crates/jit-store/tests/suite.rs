@@ -3,6 +3,8 @@
 //! `#[tokio::test]` per case through the `store_suite!` macro).
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic on purpose
 
+#[path = "support/changes.rs"]
+mod changes;
 #[path = "support/postgres.rs"]
 mod postgres_cluster;
 #[path = "support/records.rs"]
@@ -10,6 +12,7 @@ mod records;
 
 use std::sync::Arc;
 
+use changes::Changes as _;
 use jit_store::{
     IssuanceLinks, NewAccessRequest, NewDevice, RequestNonce, RequestState, Store, TotpCheck,
     TotpOutcome,
@@ -27,37 +30,81 @@ async fn users_are_unique_and_can_be_disabled(store: Arc<dyn Store>) {
     assert!(store.user("nobody").await.unwrap().is_none());
 }
 
+fn device(fingerprint: &str, at: u64) -> NewDevice {
+    NewDevice {
+        fingerprint: fingerprint.into(),
+        user: "ignored: the token decides".into(),
+        public_key: "ssh-ed25519 AAAA".into(),
+        name: "laptop".into(),
+        totp_secret: "JBSWY3DPEHPK3PXP".into(),
+        created_at: at,
+    }
+}
+
 async fn tokens_are_single_use_and_expire(store: Arc<dyn Store>) {
+    use jit_store::{Applied, Change, Error};
     store.add_user("alice", &["sre".into()], 10).await.unwrap();
-    store
-        .add_enrollment_token("h1", "alice", 10, 100)
-        .await
-        .unwrap();
-    store
-        .add_enrollment_token("h2", "alice", 10, 100)
-        .await
-        .unwrap();
-    assert_eq!(
+    store.add_user("bob", &["sre".into()], 10).await.unwrap();
+    for (hash, user) in [("h1", "alice"), ("h2", "alice"), ("h3", "bob")] {
         store
-            .redeem_enrollment_token("h1", 50)
+            .add_enrollment_token(hash, user, 10, 100)
             .await
-            .unwrap()
-            .as_deref(),
-        Some("alice")
+            .unwrap();
+    }
+    let register = |hash: &str, fingerprint: &str, at| {
+        store.change(Change::RegisterDevice {
+            token_hash: hash.into(),
+            device: device(fingerprint, at),
+        })
+    };
+    assert_eq!(
+        register("h1", "SHA256:one", 50).await.unwrap(),
+        Applied::Device {
+            user: "alice".into()
+        }
     );
     assert_eq!(
-        store.redeem_enrollment_token("h1", 51).await.unwrap(),
-        None,
+        store.device("SHA256:one").await.unwrap().unwrap().user,
+        "alice"
+    );
+    assert!(
+        matches!(
+            register("h1", "SHA256:two", 51).await,
+            Err(Error::NotFound(_))
+        ),
         "used twice"
     );
-    assert_eq!(
-        store.redeem_enrollment_token("h2", 100).await.unwrap(),
-        None,
+    assert!(
+        matches!(
+            register("h2", "SHA256:two", 100).await,
+            Err(Error::NotFound(_))
+        ),
         "expired"
     );
-    assert_eq!(
-        store.redeem_enrollment_token("nope", 50).await.unwrap(),
-        None
+    assert!(matches!(
+        register("nope", "SHA256:two", 50).await,
+        Err(Error::NotFound(_))
+    ));
+    store.set_user_disabled("bob", true).await.unwrap();
+    assert!(
+        matches!(
+            register("h3", "SHA256:two", 50).await,
+            Err(Error::Conflict(_))
+        ),
+        "a disabled user's token registers nothing"
+    );
+    assert!(store.device("SHA256:two").await.unwrap().is_none());
+    store.set_user_disabled("bob", false).await.unwrap();
+    assert!(
+        register("h3", "SHA256:two", 50).await.is_ok(),
+        "the refused registration left the token unused"
+    );
+    assert!(
+        matches!(
+            store.add_enrollment_token("h4", "nobody", 10, 100).await,
+            Err(Error::NotFound(_))
+        ),
+        "tokens only for known users"
     );
 }
 
@@ -229,12 +276,8 @@ async fn nonces_are_single_use(store: Arc<dyn Store>) {
 async fn devices_register_and_confirm(store: Arc<dyn Store>) {
     store.add_user("alice", &[], 10).await.unwrap();
     let device = NewDevice {
-        fingerprint: "SHA256:abc".into(),
         user: "alice".into(),
-        public_key: "ssh-ed25519 AAAA".into(),
-        name: "laptop".into(),
-        totp_secret: "JBSWY3DPEHPK3PXP".into(),
-        created_at: 10,
+        ..device("SHA256:abc", 10)
     };
     store.add_device(&device).await.unwrap();
     assert!(store.add_device(&device).await.is_err());
@@ -381,6 +424,7 @@ async fn failed_writes_do_not_spoil_concurrent_ones(store: Arc<dyn Store>) {
 
 async fn an_issuance_counts_its_totp_attempt_first(store: Arc<dyn Store>) {
     store.add_user("alice", &[], 10).await.unwrap();
+    let base = store.log_len().await.unwrap();
     let issue = |serial, check| {
         let store = store.clone();
         async move {
@@ -393,7 +437,7 @@ async fn an_issuance_counts_its_totp_attempt_first(store: Arc<dyn Store>) {
         }
     };
     // A right code: issued, and its step is spent.
-    assert_eq!(issue(1, totp("alice", Some(100))).await.unwrap(), 1);
+    assert_eq!(issue(1, totp("alice", Some(100))).await.unwrap(), base + 1);
     assert_eq!(
         store.check_totp(totp("alice", Some(100))).await.unwrap(),
         refused(0, true)
@@ -406,7 +450,7 @@ async fn an_issuance_counts_its_totp_attempt_first(store: Arc<dyn Store>) {
             replayed: false
         }))
     ));
-    assert_eq!(store.log_len().await.unwrap(), 1);
+    assert_eq!(store.log_len().await.unwrap(), base + 1);
     assert!(store.certificate(2).await.unwrap().is_none());
     // A replayed request: nothing counted, nothing issued.
     let with_nonce = TotpCheck {
@@ -416,7 +460,7 @@ async fn an_issuance_counts_its_totp_attempt_first(store: Arc<dyn Store>) {
         }),
         ..totp("alice", Some(101))
     };
-    assert_eq!(issue(3, with_nonce).await.unwrap(), 2);
+    assert_eq!(issue(3, with_nonce).await.unwrap(), base + 2);
     assert!(matches!(
         issue(4, with_nonce).await,
         Err(jit_store::Error::TotpRefused(TotpOutcome::ReplayedRequest))
@@ -429,7 +473,7 @@ async fn an_issuance_counts_its_totp_attempt_first(store: Arc<dyn Store>) {
         issue(5, totp("alice", Some(102))).await,
         Err(jit_store::Error::TotpRefused(TotpOutcome::LockedOut(t))) if t.len() == 5
     ));
-    assert_eq!(store.log_len().await.unwrap(), 2);
+    assert_eq!(store.log_len().await.unwrap(), base + 2);
     jit_log::verify_chain(store.log_entries(1, 10).await.unwrap()).unwrap();
 }
 
@@ -512,7 +556,7 @@ async fn approvals_need_distinct_people_and_are_used_once(store: Arc<dyn Store>)
         request_id: Some("r1"),
         ..IssuanceLinks::default()
     };
-    store.record_issuance(&record, &row, links).await.unwrap();
+    let base = store.record_issuance(&record, &row, links).await.unwrap();
     let (record2, row2) = issuance(1101, 43);
     let again = store.record_issuance(&record2, &row2, links).await;
     assert!(
@@ -521,7 +565,7 @@ async fn approvals_need_distinct_people_and_are_used_once(store: Arc<dyn Store>)
     );
     assert_eq!(
         store.log_len().await.unwrap(),
-        1,
+        base,
         "the refused second use wrote nothing"
     );
     let used = store.access_request("r1", 1102).await.unwrap().unwrap();
@@ -616,7 +660,7 @@ async fn break_glass_issuances_wait_for_review(store: Arc<dyn Store>) {
 }
 
 async fn revocations_leave_the_list_when_the_certificate_expires(store: Arc<dyn Store>) {
-    use jit_store::{Revocation, RevocationKind};
+    use jit_store::{Revocation, Revoked};
     let (record, row) = issuance(1000, 77);
     store
         .record_issuance(&record, &row, IssuanceLinks::default())
@@ -635,30 +679,26 @@ async fn revocations_leave_the_list_when_the_certificate_expires(store: Arc<dyn 
             .serial,
         77
     );
-    let revocation = |kind, value: &str, valid_before| Revocation {
-        kind,
-        value: value.into(),
-        ca_fingerprint: "SHA256:ca".into(),
-        valid_before,
+    let revocation = |target| Revocation {
+        target,
         reason: "laptop stolen".into(),
         revoked_by: "op".into(),
         created_at: 1001,
     };
-    assert!(store
-        .revoke(&revocation(RevocationKind::Serial, "77", Some(1600)))
-        .await
-        .unwrap());
+    let serial = Revoked::Serial {
+        serial: 77,
+        ca_fingerprint: "SHA256:ca".into(),
+        valid_before: 1600,
+    };
+    let key = Revoked::Key {
+        public_key: "ssh-ed25519 AAAA".into(),
+    };
+    assert!(store.revoke(&revocation(serial.clone())).await.unwrap());
     assert!(
-        !store
-            .revoke(&revocation(RevocationKind::Serial, "77", Some(1600)))
-            .await
-            .unwrap(),
+        !store.revoke(&revocation(serial.clone())).await.unwrap(),
         "once"
     );
-    assert!(store
-        .revoke(&revocation(RevocationKind::Key, "ssh-ed25519 AAAA", None))
-        .await
-        .unwrap());
+    assert!(store.revoke(&revocation(key.clone())).await.unwrap());
     assert!(store.is_serial_revoked(77).await.unwrap());
     assert!(!store.is_serial_revoked(78).await.unwrap());
     assert_eq!(store.revocations(1500).await.unwrap().len(), 2);
@@ -668,33 +708,37 @@ async fn revocations_leave_the_list_when_the_certificate_expires(store: Arc<dyn 
         1,
         "the expired certificate left; the key stays"
     );
-    assert_eq!(later[0].kind, RevocationKind::Key);
+    assert_eq!(later[0].target, key);
 }
 
 async fn hosts_enroll_once_with_their_token(store: Arc<dyn Store>) {
+    use jit_store::{Applied, Change, Error};
+    let principals = vec!["web-1".to_string(), "10.0.0.5".to_string()];
     store
-        .add_host(
-            "web-1",
-            &["web-1".into(), "10.0.0.5".into()],
-            "h1",
-            500,
-            100,
-        )
+        .add_host("web-1", &principals, "h1", 500, 100)
         .await
         .unwrap();
-    let host = store.redeem_host_token("h1", 200).await.unwrap().unwrap();
-    assert_eq!(
-        host.principals,
-        vec!["web-1".to_string(), "10.0.0.5".to_string()]
-    );
+    let enroll = |hash: &str, key: &str, at| {
+        store.change(Change::EnrollHost {
+            token_hash: hash.into(),
+            public_key: key.into(),
+            at,
+        })
+    };
+    let found = store.host_by_token("h1", 200).await.unwrap().unwrap();
+    assert_eq!(found.principals, principals);
+    let Applied::Host(host) = enroll("h1", "ssh-ed25519 HOSTKEY", 200).await.unwrap() else {
+        panic!("enrolling a host comes to the host");
+    };
+    assert_eq!((host.name.as_str(), host.principals), ("web-1", principals));
+    assert!(store.host_by_token("h1", 201).await.unwrap().is_none());
     assert!(
-        store.redeem_host_token("h1", 201).await.unwrap().is_none(),
+        matches!(
+            enroll("h1", "ssh-ed25519 OTHER", 201).await,
+            Err(Error::NotFound(_))
+        ),
         "single use"
     );
-    store
-        .set_host_key("web-1", "ssh-ed25519 HOSTKEY")
-        .await
-        .unwrap();
     assert_eq!(
         store
             .host_by_key("ssh-ed25519 HOSTKEY")
@@ -705,11 +749,36 @@ async fn hosts_enroll_once_with_their_token(store: Arc<dyn Store>) {
         "web-1"
     );
     store
+        .change(Change::SetHostKey {
+            name: "web-1".into(),
+            public_key: "ssh-ed25519 RENEWED".into(),
+        })
+        .await
+        .unwrap();
+    assert!(store
+        .host_by_key("ssh-ed25519 HOSTKEY")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(matches!(
+        store
+            .change(Change::SetHostKey {
+                name: "web-9".into(),
+                public_key: "ssh-ed25519 X".into(),
+            })
+            .await,
+        Err(Error::NotFound(_))
+    ));
+    store
         .add_host("web-2", &["web-2".into()], "h2", 150, 100)
         .await
         .unwrap();
+    assert!(store.host_by_token("h2", 150).await.unwrap().is_none());
     assert!(
-        store.redeem_host_token("h2", 150).await.unwrap().is_none(),
+        matches!(
+            enroll("h2", "ssh-ed25519 LATE", 150).await,
+            Err(Error::NotFound(_))
+        ),
         "expired"
     );
 }
@@ -806,6 +875,233 @@ async fn concurrent_totp_attempts_count_at_most_the_limit(store: Arc<dyn Store>)
     );
 }
 
+/// What a change's state looks like in the store's reads (empty where only a repeat of the
+/// change can tell: a token left behind would make the repeat fail).
+async fn state_of(store: &dyn Store, change: &jit_store::Change) -> String {
+    use jit_store::Change;
+    match change {
+        Change::AddUser { name, .. } => format!("{:?}", store.user(name).await.unwrap()),
+        Change::SetUserDisabled { name, .. } => format!(
+            "{:?} {:?}",
+            store.user(name).await.unwrap(),
+            store.revocations(0).await.unwrap()
+        ),
+        Change::RegisterDevice { device, .. } => {
+            format!("{:?}", store.device(&device.fingerprint).await.unwrap())
+        }
+        Change::ConfirmDevice { fingerprint, .. } => {
+            format!("{:?}", store.device(fingerprint).await.unwrap())
+        }
+        Change::CreateRequest(request) => {
+            format!(
+                "{:?}",
+                store.access_request(&request.id, 1000).await.unwrap()
+            )
+        }
+        Change::DecideRequest { id, .. } => {
+            format!("{:?}", store.access_request(id, 1000).await.unwrap())
+        }
+        Change::Revoke(_) => format!("{:?}", store.revocations(0).await.unwrap()),
+        Change::AddHost {
+            name, token_hash, ..
+        } => format!(
+            "{:?} {:?}",
+            store.host(name).await.unwrap(),
+            store.host_by_token(token_hash, 1000).await.unwrap()
+        ),
+        Change::EnrollHost { token_hash, .. } => {
+            format!("{:?}", store.host_by_token(token_hash, 1000).await.unwrap())
+        }
+        Change::SetHostKey { name, .. } => format!("{:?}", store.host(name).await.unwrap()),
+        Change::AckReview { .. } => format!("{:?}", store.pending_reviews().await.unwrap()),
+        _ => String::new(),
+    }
+}
+
+/// The ledger's promise, change by change: with a failure injected between the state change
+/// and its record, neither is written; then the same change commits with exactly its record.
+async fn every_change_commits_with_its_record_or_not_at_all(store: Arc<dyn Store>) {
+    use jit_store::{ledger, Change, Revocation, Revoked};
+    let (record, row) = issuance(990, 5);
+    let links = IssuanceLinks {
+        break_glass_reason: Some("db down"),
+        ..IssuanceLinks::default()
+    };
+    store.record_issuance(&record, &row, links).await.unwrap();
+    store.add_user("bob", &[], 10).await.unwrap();
+    store
+        .add_enrollment_token("bob-token", "bob", 10, 2000)
+        .await
+        .unwrap();
+    store
+        .add_host("web-0", &["web-0".into()], "web-0-token", 2000, 10)
+        .await
+        .unwrap();
+    let revocation = Revocation {
+        target: Revoked::Serial {
+            serial: 5,
+            ca_fingerprint: "SHA256:ca".into(),
+            valid_before: 1590,
+        },
+        reason: "left".into(),
+        revoked_by: "op".into(),
+        created_at: 1000,
+    };
+    let request = NewAccessRequest {
+        id: "r-1".into(),
+        requester: "alice".into(),
+        role: "db".into(),
+        reason: "migration".into(),
+        ticket: None,
+        ttl_seconds: Some(600),
+        approvals_needed: 1,
+        window_seconds: 600,
+        created_at: 1000,
+        expires_at: 5000,
+    };
+    let changes = vec![
+        Change::Note,
+        Change::AddUser {
+            name: "alice".into(),
+            groups: vec!["sre".into()],
+            at: 1000,
+        },
+        Change::AddEnrollmentToken {
+            token_hash: "alice-token".into(),
+            user: "alice".into(),
+            at: 1000,
+            expires_at: 2000,
+        },
+        Change::RegisterDevice {
+            token_hash: "alice-token".into(),
+            device: device("SHA256:alice", 1000),
+        },
+        Change::ConfirmDevice {
+            fingerprint: "SHA256:alice".into(),
+            at: 1000,
+        },
+        Change::CreateRequest(request),
+        Change::DecideRequest {
+            id: "r-1".into(),
+            approver: "bob".into(),
+            approve: true,
+            reason: None,
+            at: 1000,
+        },
+        Change::Revoke(vec![Revocation {
+            target: Revoked::Key {
+                public_key: "ssh-ed25519 STOLEN".into(),
+            },
+            ..revocation.clone()
+        }]),
+        Change::SetUserDisabled {
+            name: "alice".into(),
+            disabled: true,
+            revocations: vec![revocation],
+        },
+        Change::AddHost {
+            name: "web-1".into(),
+            principals: vec!["web-1".into()],
+            token_hash: "web-1-token".into(),
+            expires_at: 2000,
+            at: 1000,
+        },
+        Change::EnrollHost {
+            token_hash: "web-0-token".into(),
+            public_key: "ssh-ed25519 HOST0".into(),
+            at: 1000,
+        },
+        Change::SetHostKey {
+            name: "web-0".into(),
+            public_key: "ssh-ed25519 HOST0B".into(),
+        },
+        Change::AckReview {
+            serial: 5,
+            by: "carol".into(),
+            note: "fine".into(),
+            at: 1000,
+        },
+    ];
+    let mut covered: Vec<&str> = Vec::new();
+    for change in changes {
+        let name = change.name();
+        covered.push(name);
+        let (length, state) = (
+            store.log_len().await.unwrap(),
+            state_of(store.as_ref(), &change).await,
+        );
+        store.failpoint().arm();
+        let failed = store
+            .commit(change.clone(), ledger::record(user_record(1000, name)))
+            .await;
+        assert!(
+            failed.is_err(),
+            "{name}: the injected failure fails the commit"
+        );
+        assert_eq!(
+            store.log_len().await.unwrap(),
+            length,
+            "{name}: no record without its state"
+        );
+        assert_eq!(
+            state_of(store.as_ref(), &change).await,
+            state,
+            "{name}: no state without its record"
+        );
+        let committed = store
+            .commit(change.clone(), ledger::record(user_record(1000, name)))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(committed.seq, length + 1, "{name}");
+        let entry = &store.log_entries(committed.seq, 1).await.unwrap()[0];
+        assert_eq!(
+            entry.body,
+            user_record(1000, name).canonical_json(),
+            "{name}"
+        );
+        if name != "note" && name != "add_enrollment_token" {
+            assert_ne!(
+                state_of(store.as_ref(), &change).await,
+                state,
+                "{name}: the state changed"
+            );
+        }
+    }
+    let mut every = Change::NAMES.to_vec();
+    every.sort_unstable();
+    covered.sort_unstable();
+    assert_eq!(covered, every, "every kind of change is tried here");
+    jit_log::verify_chain(store.log_entries(1, 1000).await.unwrap()).unwrap();
+}
+
+/// A refused change writes no record, and a record that cannot be built undoes its change.
+async fn a_refused_change_writes_no_record(store: Arc<dyn Store>) {
+    use jit_store::{Change, Error};
+    store.add_user("alice", &[], 10).await.unwrap();
+    let length = store.log_len().await.unwrap();
+    let again = Change::AddUser {
+        name: "alice".into(),
+        groups: vec![],
+        at: 11,
+    };
+    let refused = store
+        .commit(again, jit_store::ledger::record(user_record(11, "alice")))
+        .await;
+    assert!(matches!(refused, Err(Error::AlreadyExists(_))));
+    let unbuildable: jit_store::RecordFor = Box::new(|_| Err(Error::Corrupt("no record".into())));
+    let add = Change::AddUser {
+        name: "bob".into(),
+        groups: vec![],
+        at: 12,
+    };
+    assert!(store.commit(add, unbuildable).await.is_err());
+    assert!(
+        store.user("bob").await.unwrap().is_none(),
+        "the change went with its record"
+    );
+    assert_eq!(store.log_len().await.unwrap(), length);
+}
+
 macro_rules! store_suite {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -840,6 +1136,8 @@ macro_rules! store_suite {
             case!(checkpoints_are_kept_once_per_tree_size);
             case!(an_issuance_is_built_for_its_log_position);
             case!(concurrent_totp_attempts_count_at_most_the_limit);
+            case!(every_change_commits_with_its_record_or_not_at_all);
+            case!(a_refused_change_writes_no_record);
         }
     };
 }

@@ -1,5 +1,5 @@
 //! Group commit for the PostgreSQL log, the counterpart of SQLite's: one writer task per
-//! jitd takes every log append and issuance that is waiting and writes them in ONE
+//! jitd takes every ledger change (with its record) and issuance that is waiting and writes them in ONE
 //! transaction that locks the chain head once (replicas' writers take turns on that lock),
 //! keeps it in memory and writes it back once, then commits. No caller is answered before
 //! that commit; if it fails, every caller of the batch gets an error.
@@ -13,10 +13,11 @@
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::log::{append_in, issue_in, Head, Written};
+use super::ledger::{commit_in, Written};
+use super::log::{issue_in, Head};
+use crate::ledger::{Applied, Change, Committed, Failpoint, RecordFor};
 use crate::model::OwnedLinks;
 use crate::{Error, IssuanceBuilder, Result};
-use jit_log::Record;
 
 /// Most writes in one transaction (each linked issuance opens a subtransaction, and
 /// PostgreSQL caches only 64 of them per transaction cheaply).
@@ -27,33 +28,41 @@ const FRESH_TRIES: u32 = 3;
 
 /// What a caller wants written.
 pub(super) enum Write {
-    /// A log record.
-    Append(Record),
     /// An issuance (record + certificate row + links), built for its position.
     Issue(IssuanceBuilder, OwnedLinks),
+    /// A state change and its record (the ledger).
+    Change(Change, RecordFor),
 }
 
 struct Job {
     write: Write,
-    reply: oneshot::Sender<Result<u64>>,
+    reply: oneshot::Sender<Result<Committed>>,
 }
 
 /// Handle to the writer task.
 #[derive(Debug, Clone)]
 pub(super) struct Writer {
     jobs: mpsc::Sender<Job>,
+    failpoint: std::sync::Arc<Failpoint>,
 }
 
 impl Writer {
     /// Start the writer task on `pool` (ends when every handle is dropped).
     pub(super) fn start(pool: PgPool) -> Writer {
         let (jobs, queue) = mpsc::channel(4096);
-        tokio::spawn(run(pool, queue));
-        Writer { jobs }
+        let failpoint = std::sync::Arc::<Failpoint>::default();
+        tokio::spawn(run(pool, queue, failpoint.clone()));
+        Writer { jobs, failpoint }
     }
 
-    /// Write and wait until the write is committed; returns its log sequence number.
-    pub(super) async fn write(&self, write: Write) -> Result<u64> {
+    /// The fault the ledger's tests arm.
+    pub(super) fn failpoint(&self) -> &Failpoint {
+        &self.failpoint
+    }
+
+    /// Write and wait until the write is committed; returns what it came to and its log
+    /// sequence number.
+    pub(super) async fn write(&self, write: Write) -> Result<Committed> {
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job { write, reply })
@@ -67,7 +76,7 @@ fn stopped() -> Error {
     Error::Unavailable("the log writer has stopped".into())
 }
 
-async fn run(pool: PgPool, mut queue: mpsc::Receiver<Job>) {
+async fn run(pool: PgPool, mut queue: mpsc::Receiver<Job>, failpoint: std::sync::Arc<Failpoint>) {
     let mut conn: Option<PgConnection> = None;
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
@@ -92,7 +101,7 @@ async fn run(pool: PgPool, mut queue: mpsc::Receiver<Job>) {
             }
         };
         let Some(kept) = conn.as_mut() else { continue };
-        if !write_batch(kept, head, batch).await {
+        if !write_batch(kept, head, batch, &failpoint).await {
             conn = None;
         }
     }
@@ -133,14 +142,21 @@ async fn begin(pool: &PgPool, conn: &mut Option<PgConnection>) -> Result<Head> {
 
 /// Write every job of the batch and commit; answer each caller. Returns whether the
 /// connection is still usable.
-async fn write_batch(conn: &mut PgConnection, mut head: Head, batch: Vec<Job>) -> bool {
+async fn write_batch(
+    conn: &mut PgConnection,
+    mut head: Head,
+    batch: Vec<Job>,
+    failpoint: &Failpoint,
+) -> bool {
     let mut answers = Vec::with_capacity(batch.len());
     let mut spoiled = None;
     let mut jobs = batch.into_iter();
     for job in jobs.by_ref() {
         let written: Written = match job.write {
-            Write::Append(record) => append_in(conn, &mut head, &record).await,
-            Write::Issue(build, links) => issue_in(conn, &mut head, build, &links).await,
+            Write::Issue(build, links) => logged(issue_in(conn, &mut head, build, &links).await),
+            Write::Change(change, record) => {
+                commit_in(conn, &mut head, &change, record, failpoint).await
+            }
         };
         match written {
             Ok(outcome) => answers.push((job.reply, outcome)),
@@ -181,4 +197,14 @@ async fn write_batch(conn: &mut PgConnection, mut head: Head, batch: Vec<Job>) -
             sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_ok()
         }
     }
+}
+
+/// An issuance's outcome as the ledger's.
+fn logged(written: super::log::Written) -> Written {
+    written.map(|outcome| {
+        outcome.map(|seq| Committed {
+            applied: Applied::Done,
+            seq,
+        })
+    })
 }

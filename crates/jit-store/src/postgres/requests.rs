@@ -3,30 +3,32 @@
 //! any replica, are applied one after the other and each sees the ones before it.
 
 use sqlx::postgres::PgRow;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use crate::model::{AccessRequest, NewAccessRequest};
 use crate::stored::{self, to_i64, to_u64};
-use crate::{rules, Error, Result};
+use crate::{rules, sql, Error, Result};
 
-/// See [`crate::Store::create_request`].
-pub(super) async fn create(pool: &PgPool, request: &NewAccessRequest) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO access_requests (id, requester, role, reason, ticket, ttl_seconds, approvals_needed, window_seconds, created_at, expires_at, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending')",
-    )
-    .bind(&request.id)
-    .bind(&request.requester)
-    .bind(&request.role)
-    .bind(&request.reason)
-    .bind(&request.ticket)
-    .bind(request.ttl_seconds.map(to_i64))
-    .bind(i64::from(request.approvals_needed))
-    .bind(to_i64(request.window_seconds))
-    .bind(to_i64(request.created_at))
-    .bind(to_i64(request.expires_at))
-    .execute(pool)
-    .await
-    .map_err(|e| rules::on_unique(e, || Error::AlreadyExists(format!("request {}", request.id))))?;
+/// Store a new pending request (a [`crate::Change::CreateRequest`]).
+pub(super) async fn create(conn: &mut PgConnection, request: &NewAccessRequest) -> Result<()> {
+    sqlx::query(sql::INSERT_REQUEST)
+        .bind(&request.id)
+        .bind(&request.requester)
+        .bind(&request.role)
+        .bind(&request.reason)
+        .bind(&request.ticket)
+        .bind(request.ttl_seconds.map(to_i64))
+        .bind(i64::from(request.approvals_needed))
+        .bind(to_i64(request.window_seconds))
+        .bind(to_i64(request.created_at))
+        .bind(to_i64(request.expires_at))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| {
+            rules::on_unique(e, || {
+                Error::AlreadyExists(format!("request {}", request.id))
+            })
+        })?;
     Ok(())
 }
 
@@ -75,58 +77,59 @@ pub(super) async fn recent(pool: &PgPool, since: u64, now: u64) -> Result<Vec<Ac
     Ok(out)
 }
 
-/// See [`crate::Store::decide_request`].
+/// One decision (a [`crate::Change::DecideRequest`]), inside the caller's transaction:
+/// the request row is locked first.
 pub(super) async fn decide(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     id: &str,
     approver: &str,
     approve: bool,
     reason: Option<&str>,
     now: u64,
 ) -> Result<AccessRequest> {
-    let mut tx = pool.begin().await?;
+    let not_found = || Error::NotFound(format!("request {id}"));
     let row = sqlx::query("SELECT * FROM access_requests WHERE id = $1 FOR UPDATE")
         .bind(id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("request {id}")))?;
+        .ok_or_else(not_found)?;
     let request = stored::new_request(&row)?;
     rules::check_decidable(&request, stored::request_state(&row, now)?, approver)?;
-    sqlx::query("INSERT INTO request_decisions (request_id, approver, approve, reason, at) VALUES ($1, $2, $3, $4, $5)")
+    sqlx::query(sql::INSERT_DECISION)
         .bind(id)
         .bind(approver)
         .bind(approve)
         .bind(reason)
         .bind(to_i64(now))
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(|e| rules::on_unique(e, || rules::decided_twice(approver, id)))?;
     if !approve {
-        sqlx::query("UPDATE access_requests SET state = 'denied', decided_at = $1 WHERE id = $2")
+        sqlx::query(sql::DENY_REQUEST)
             .bind(to_i64(now))
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
     } else {
-        let approvals: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM request_decisions WHERE request_id = $1 AND approve",
-        )
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let approvals: i64 = sqlx::query_scalar(sql::COUNT_APPROVALS)
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
         if let Some(until) = rules::approved_until(&request, approvals, now) {
-            sqlx::query("UPDATE access_requests SET state = 'approved', decided_at = $1, usable_until = $2 WHERE id = $3")
+            sqlx::query(sql::APPROVE_REQUEST)
                 .bind(to_i64(now))
                 .bind(to_i64(until))
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
         }
     }
-    tx.commit().await?;
-    read(pool, id, now)
+    let row = sqlx::query("SELECT * FROM access_requests WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("request {id}")))
+        .ok_or_else(not_found)?;
+    with_decisions(&mut *conn, &row, now).await
 }
 
 /// See [`crate::Store::usable_request`].

@@ -7,13 +7,13 @@ use rusqlite::{params, Connection, Row};
 use super::query::{all, column, execute, first, insert_new};
 use crate::model::{AccessRequest, NewAccessRequest};
 use crate::stored::{self, to_i64, to_u64};
-use crate::{rules, Error, Result};
+use crate::{rules, sql, Error, Result};
 
-/// See [`crate::Store::create_request`].
+/// Store a new pending request (a [`crate::Change::CreateRequest`]).
 pub(super) fn create(connection: &Connection, request: &NewAccessRequest) -> Result<()> {
     insert_new(
         connection,
-        "INSERT INTO access_requests (id, requester, role, reason, ticket, ttl_seconds, approvals_needed, window_seconds, created_at, expires_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+        sql::INSERT_REQUEST,
         params![
             request.id,
             request.requester,
@@ -63,7 +63,7 @@ pub(super) fn recent(connection: &Connection, since: u64, now: u64) -> Result<Ve
     )
 }
 
-/// See [`crate::Store::decide_request`]; runs on the writer thread.
+/// One decision (a [`crate::Change::DecideRequest`]); runs on the writer thread.
 pub(super) fn decide(
     connection: &Connection,
     id: &str,
@@ -83,28 +83,18 @@ pub(super) fn decide(
     rules::check_decidable(&request, state, approver)?;
     insert_new(
         connection,
-        "INSERT INTO request_decisions (request_id, approver, approve, reason, at) VALUES (?, ?, ?, ?, ?)",
+        sql::INSERT_DECISION,
         params![id, approver, i64::from(approve), reason, to_i64(now)],
         || rules::decided_twice(approver, id),
     )?;
     if !approve {
-        execute(
-            connection,
-            "UPDATE access_requests SET state = 'denied', decided_at = ? WHERE id = ?",
-            params![to_i64(now), id],
-        )?;
+        execute(connection, sql::DENY_REQUEST, params![to_i64(now), id])?;
     } else {
-        let approvals: i64 = first(
-            connection,
-            "SELECT COUNT(*) FROM request_decisions WHERE request_id = ? AND approve = 1",
-            [id],
-            column,
-        )?
-        .unwrap_or(0);
+        let approvals: i64 = first(connection, sql::COUNT_APPROVALS, [id], column)?.unwrap_or(0);
         if let Some(until) = rules::approved_until(&request, approvals, now) {
             execute(
                 connection,
-                "UPDATE access_requests SET state = 'approved', decided_at = ?, usable_until = ? WHERE id = ?",
+                sql::APPROVE_REQUEST,
                 params![to_i64(now), to_i64(until), id],
             )?;
         }

@@ -12,6 +12,7 @@ pub fn user_record(time: u64, user: &str) -> Record {
             user: user.into(),
             action: "added".into(),
             groups: vec!["sre".into()],
+            operator: None,
         }),
     }
 }
