@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context as _};
 use jit_mfa::{code_at, time_step, TotpSecret, SECRET_LEN, STEP_SECONDS};
 use jit_proto::api::{CertificateRequest, Freshness};
-use jit_store::{NewDevice, Store};
+use jit_store::{Change, NewDevice, Store};
 use rand::RngCore as _;
 use ssh_key::public::{Ed25519PublicKey, KeyData};
 use ssh_key::{Algorithm, PrivateKey, PublicKey};
@@ -105,11 +105,7 @@ pub async fn create(store: Arc<dyn Store>, count: usize) -> anyhow::Result<Pool>
         let store = store.clone();
         writers.spawn(async move {
             for device in part {
-                store
-                    .add_user(&device.user, &["bench".to_string()], now)
-                    .await?;
-                store.add_device(&device).await?;
-                store.confirm_device(&device.fingerprint, now).await?;
+                enroll(store.as_ref(), device, now).await?;
             }
             anyhow::Ok(())
         });
@@ -119,6 +115,69 @@ pub async fn create(store: Arc<dyn Store>, count: usize) -> anyhow::Result<Pool>
             .context("cannot enroll a benchmark user in the store")?;
     }
     Ok(Pool { users })
+}
+
+/// Enroll one benchmark user through the ledger, as `jitd user add` and `jit enroll` do:
+/// user, token, device, confirmation, each with its log record.
+async fn enroll(store: &dyn Store, device: NewDevice, now: u64) -> anyhow::Result<()> {
+    let (user, fingerprint) = (device.user.clone(), device.fingerprint.clone());
+    let record = |event| {
+        jit_store::ledger::record(jit_log::Record {
+            time: now,
+            policy_hash: "sha256:bench".into(),
+            event,
+        })
+    };
+    let user_change = |action: &str| {
+        jit_log::Event::User(jit_log::UserChange {
+            user: user.clone(),
+            action: action.into(),
+            groups: vec!["bench".into()],
+            operator: None,
+            revoked_serials: vec![],
+        })
+    };
+    let enrollment = jit_log::Enrollment {
+        user: user.clone(),
+        device: fingerprint.clone(),
+        device_name: device.name.clone(),
+        source_ip: "127.0.0.1".into(),
+    };
+    let token_hash = format!("bench-{fingerprint}");
+    let changes = [
+        (
+            Change::AddUser {
+                name: user.clone(),
+                groups: vec!["bench".into()],
+                at: now,
+            },
+            record(user_change("added")),
+        ),
+        (
+            Change::AddEnrollmentToken {
+                token_hash: token_hash.clone(),
+                user: user.clone(),
+                at: now,
+                expires_at: now + 3600,
+            },
+            record(user_change("token_created")),
+        ),
+        (
+            Change::RegisterDevice { token_hash, device },
+            record(jit_log::Event::Registered(enrollment.clone())),
+        ),
+        (
+            Change::ConfirmDevice {
+                fingerprint,
+                at: now,
+            },
+            record(jit_log::Event::Enrolled(enrollment)),
+        ),
+    ];
+    for (change, record) in changes {
+        store.commit(change, record).await?;
+    }
+    Ok(())
 }
 
 fn make_users(count: usize) -> anyhow::Result<Vec<BenchUser>> {

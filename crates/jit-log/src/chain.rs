@@ -124,6 +124,8 @@ mod tests {
             time: 1_700_000_000 + n,
             policy_hash: "sha256:00".into(),
             event: Event::User(UserChange {
+                operator: None,
+                revoked_serials: vec![],
                 user: format!("user{n}"),
                 action: "added".into(),
                 groups: vec!["sre".into()],

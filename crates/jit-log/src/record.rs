@@ -176,6 +176,9 @@ pub struct UserChange {
     /// The operator who made the change (records from before operators were named have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<Operator>,
+    /// Certificates revoked with the change (disabling a user revokes theirs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked_serials: Vec<u64>,
 }
 
 /// A request for a role that needs approval.

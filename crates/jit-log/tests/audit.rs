@@ -20,6 +20,8 @@ const SIZES: [u64; 10] = [1, 17, 32, 64, 65, 100, 128, 150, 199, 200];
 fn record(n: u64, flavour: &str) -> Record {
     let event = match n % 3 {
         0 => Event::User(UserChange {
+            operator: None,
+            revoked_serials: vec![],
             user: format!("{flavour}user{n}"),
             action: "added".into(),
             groups: vec!["sre".into()],

@@ -53,6 +53,8 @@ pub enum ErrorCode {
     LogUnavailable,
     /// The store is unreachable.
     StoreUnavailable,
+    /// The KRL cannot be built (a revocation cannot be read): none is served in its place.
+    KrlUnavailable,
     /// Anything else on the server side.
     Internal,
     /// The route does not exist.
@@ -104,6 +106,7 @@ impl ErrorCode {
             ErrorCode::InvalidPrincipal => "invalid_principal",
             ErrorCode::LogUnavailable => "log_unavailable",
             ErrorCode::StoreUnavailable => "store_unavailable",
+            ErrorCode::KrlUnavailable => "krl_unavailable",
             ErrorCode::Internal => "internal",
             ErrorCode::NotFound => "not_found",
             ErrorCode::ReasonRequired => "reason_required",
@@ -151,7 +154,7 @@ impl ErrorCode {
             ErrorCode::NotFound | ErrorCode::RequestNotFound => 404,
             ErrorCode::RequestNotPending => 409,
             ErrorCode::TooManyAttempts => 429,
-            ErrorCode::Internal => 500,
+            ErrorCode::Internal | ErrorCode::KrlUnavailable => 500,
             ErrorCode::LogUnavailable | ErrorCode::StoreUnavailable => 503,
         }
     }

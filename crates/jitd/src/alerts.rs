@@ -30,6 +30,8 @@ pub enum AlertKind {
     ApprovalDecided,
     /// A device finished enrollment.
     Enrolled,
+    /// The KRL could not be built (hosts keep their last one).
+    KrlFailed,
 }
 
 impl AlertKind {
@@ -43,6 +45,7 @@ impl AlertKind {
             AlertKind::ApprovalRequested => "approval_requested",
             AlertKind::ApprovalDecided => "approval_decided",
             AlertKind::Enrolled => "enrolled",
+            AlertKind::KrlFailed => "krl_failed",
         }
     }
 }

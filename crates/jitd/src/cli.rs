@@ -79,6 +79,10 @@ pub enum HostCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Who makes the change, for the log (default: $SUDO_USER or $USER); the account
+        /// the command runs as is recorded beside it.
+        #[arg(long)]
+        by: Option<String>,
     },
 }
 
@@ -201,6 +205,10 @@ pub enum UserCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Who makes the change, for the log (default: $SUDO_USER or $USER); the account
+        /// the command runs as is recorded beside it.
+        #[arg(long)]
+        by: Option<String>,
     },
     /// Print a new enrollment token for an existing user (e.g. a new laptop).
     Token {
@@ -212,6 +220,10 @@ pub enum UserCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Who makes the change, for the log (default: $SUDO_USER or $USER); the account
+        /// the command runs as is recorded beside it.
+        #[arg(long)]
+        by: Option<String>,
     },
     /// List users.
     List {
@@ -223,11 +235,19 @@ pub enum UserCommand {
     Disable {
         /// User name.
         name: String,
+        /// Who makes the change, for the log (default: $SUDO_USER or $USER); the account
+        /// the command runs as is recorded beside it.
+        #[arg(long)]
+        by: Option<String>,
     },
     /// Enable a disabled user again.
     Enable {
         /// User name.
         name: String,
+        /// Who makes the change, for the log (default: $SUDO_USER or $USER); the account
+        /// the command runs as is recorded beside it.
+        #[arg(long)]
+        by: Option<String>,
     },
 }
 
@@ -440,4 +460,17 @@ pub enum ReportTable {
     Revocations,
     /// One row per closed break-glass review.
     Reviews,
+}
+
+impl UserCommand {
+    /// The `--by` name, for commands that change a user.
+    pub fn by(&self) -> Option<String> {
+        match self {
+            UserCommand::Add { by, .. }
+            | UserCommand::Token { by, .. }
+            | UserCommand::Disable { by, .. }
+            | UserCommand::Enable { by, .. } => by.clone(),
+            UserCommand::List { .. } => None,
+        }
+    }
 }

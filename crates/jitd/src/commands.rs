@@ -111,6 +111,36 @@ pub fn operator(by: Option<String>) -> String {
         .unwrap_or_else(|| "operator".into())
 }
 
+/// Who runs an operator command, for its log record: the `--by` name (else as
+/// [`operator`]) and the operating-system account the process really runs as (from the
+/// kernel, not the environment), with `SUDO_USER` when run through sudo.
+pub fn operator_record(by: Option<String>) -> jit_log::Operator {
+    use std::os::unix::fs::MetadataExt as _;
+    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    let account = uid.map(|uid| {
+        let name = std::fs::read_to_string("/etc/passwd")
+            .ok()
+            .and_then(|passwd| {
+                passwd.lines().find_map(|line| {
+                    let mut fields = line.split(':');
+                    let name = fields.next()?;
+                    let listed = fields.nth(1)?.parse::<u32>().ok()?;
+                    (listed == uid).then(|| name.to_string())
+                })
+            })
+            .unwrap_or_else(|| "?".into());
+        format!("{name} (uid {uid})")
+    });
+    let mut os_user = account.unwrap_or_else(|| "unknown".into());
+    if let Ok(sudo_user) = std::env::var("SUDO_USER") {
+        os_user = format!("{os_user} via sudo from {sudo_user}");
+    }
+    jit_log::Operator {
+        name: operator(by),
+        os_user,
+    }
+}
+
 /// Unix seconds now.
 pub fn now() -> u64 {
     use crate::clock::Clock as _;

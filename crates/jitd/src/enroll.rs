@@ -11,7 +11,7 @@ use jit_log::{Enrollment, Event, Record};
 use jit_mfa::TotpSecret;
 use jit_proto::api::{EnrollConfirmRequest, EnrollRequest, EnrollResponse, Whoami};
 use jit_proto::ErrorCode;
-use jit_store::NewDevice;
+use jit_store::{Applied, Change, Committed, NewDevice};
 use sha2::{Digest as _, Sha256};
 
 use crate::api::{whoami_for, PeerIp};
@@ -27,6 +27,7 @@ pub fn token_hash(secret: &str) -> String {
 /// `POST /v1/enroll`.
 pub async fn enroll(
     State(state): State<Arc<AppState>>,
+    PeerIp(source_ip): PeerIp,
     body: Bytes,
 ) -> Result<Json<EnrollResponse>, AppError> {
     let request: EnrollRequest = serde_json::from_slice(&body).map_err(|e| {
@@ -56,51 +57,76 @@ pub async fn enroll(
         .collect();
     let now = state.clock.now();
     let fingerprint = jit_ca::device::fingerprint(&device_key);
-    if state.store.device(&fingerprint).await?.is_some() {
-        return Err(AppError::new(
-            ErrorCode::BadRequest,
-            "this device key is already enrolled",
-        ));
-    }
-    let user_name = state
-        .store
-        .redeem_enrollment_token(&token_hash(&request.token_secret), now)
-        .await?
-        .ok_or_else(|| {
-            AppError::new(
+    let mut random = [0u8; jit_mfa::SECRET_LEN];
+    state.randomness.fill(&mut random);
+    let secret = TotpSecret::from_random(&random);
+    random.fill(0);
+    let device = NewDevice {
+        fingerprint: fingerprint.clone(),
+        user: String::new(),
+        public_key: device_key
+            .to_openssh()
+            .map_err(|e| AppError::internal("encode device key", e))?,
+        name: device_name.clone(),
+        totp_secret: secret.to_base32(),
+        created_at: now,
+    };
+    let (policy_hash, device_fingerprint) = (state.policy.hash().to_string(), fingerprint.clone());
+    let record: jit_store::RecordFor = Box::new(move |applied| {
+        let Applied::Device { user } = applied else {
+            return Err(jit_store::Error::Corrupt(format!(
+                "a device registration came to {applied:?}"
+            )));
+        };
+        Ok(Record {
+            time: now,
+            policy_hash,
+            event: Event::Registered(Enrollment {
+                user: user.clone(),
+                device: device_fingerprint,
+                device_name,
+                source_ip,
+            }),
+        })
+    });
+    let change = Change::RegisterDevice {
+        token_hash: token_hash(&request.token_secret),
+        device,
+    };
+    let user_name = match state.store.commit(change, record).await {
+        Ok(Committed {
+            applied: Applied::Device { user },
+            ..
+        }) => user,
+        Ok(other) => {
+            return Err(AppError::internal(
+                "device registration",
+                format!("{other:?}"),
+            ))
+        }
+        Err(jit_store::Error::NotFound(_)) => {
+            return Err(AppError::new(
                 ErrorCode::InvalidToken,
                 "the enrollment token is unknown, already used or expired",
             )
-            .hint("ask your jit operator for a new token (`jitd user token NAME`)")
-        })?;
+            .hint("ask your jit operator for a new token (`jitd user token NAME`)"))
+        }
+        Err(jit_store::Error::Conflict(message)) => {
+            return Err(AppError::new(ErrorCode::UserDisabled, message))
+        }
+        Err(jit_store::Error::AlreadyExists(_)) => {
+            return Err(AppError::new(
+                ErrorCode::BadRequest,
+                "this device key is already enrolled",
+            ))
+        }
+        Err(other) => return Err(other.into()),
+    };
     let user = state
         .store
         .user(&user_name)
         .await?
         .ok_or_else(|| AppError::internal("token for a missing user", &user_name))?;
-    if user.disabled {
-        return Err(AppError::new(
-            ErrorCode::UserDisabled,
-            format!("user {} is disabled", user.name),
-        ));
-    }
-    let mut random = [0u8; jit_mfa::SECRET_LEN];
-    state.randomness.fill(&mut random);
-    let secret = TotpSecret::from_random(&random);
-    random.fill(0);
-    state
-        .store
-        .add_device(&NewDevice {
-            fingerprint: fingerprint.clone(),
-            user: user.name.clone(),
-            public_key: device_key
-                .to_openssh()
-                .map_err(|e| AppError::internal("encode device key", e))?,
-            name: device_name,
-            totp_secret: secret.to_base32(),
-            created_at: now,
-        })
-        .await?;
     tracing::info!(user = %user.name, device = %fingerprint, "device registered, waiting for its first code");
     Ok(Json(EnrollResponse {
         user: user.name.clone(),
@@ -130,10 +156,6 @@ pub async fn confirm(
     }
     crate::otp::check(&state, &auth.user.name, &auth.device, &auth.body.otp, None).await?;
     let now = state.clock.now();
-    state
-        .store
-        .confirm_device(&auth.device.fingerprint, now)
-        .await?;
     let record = Record {
         time: now,
         policy_hash: state.policy.hash().to_string(),
@@ -144,7 +166,14 @@ pub async fn confirm(
             source_ip,
         }),
     };
-    state.store.append_log(&record).await?;
+    let change = Change::ConfirmDevice {
+        fingerprint: auth.device.fingerprint.clone(),
+        at: now,
+    };
+    state
+        .store
+        .commit(change, jit_store::ledger::record(record))
+        .await?;
     let text = format!(
         "{} enrolled a new device ({})",
         auth.user.name, auth.device.name

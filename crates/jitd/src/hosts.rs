@@ -11,11 +11,13 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use jit_ca::user_cert::{sign_host_certificate, HostCertificateRequest};
+use jit_log::{Event, HostChange, Record};
 use jit_proto::api::{HostCertificateResponse, HostEnrollRequest, HostRenewRequest};
 use jit_proto::signing::{HEADER_DEVICE, HEADER_SIGNATURE};
 use jit_proto::ErrorCode;
-use jit_store::Host;
+use jit_store::{Change, Host};
 
+use crate::api::PeerIp;
 use crate::clock::Rng;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -30,11 +32,22 @@ fn bad_key() -> AppError {
     )
 }
 
-/// Sign a host certificate for `host`'s key and remember the key.
+/// How a host gets its certificate: with its one-time token, or by renewing.
+enum Certify<'a> {
+    /// `POST /v1/hosts/enroll` with the token (by the hash of its secret).
+    Enroll(&'a str),
+    /// `POST /v1/hosts/renew`, signed by the key certified before.
+    Renew,
+}
+
+/// Sign a host certificate for `host`'s key, then remember the key with its log record
+/// (one transaction); the certificate leaves only once both are committed.
 async fn certify(
     state: &AppState,
     host: &Host,
     public_key: &jit_ca::PublicKey,
+    how: Certify<'_>,
+    source_ip: String,
 ) -> Result<HostCertificateResponse, AppError> {
     let now = state.clock.now();
     let mut rng = Rng(state.randomness.as_ref());
@@ -53,8 +66,47 @@ async fn certify(
     )
     .map_err(|e| AppError::internal("host certificate signing failed", e))?;
     let line = public_key.to_openssh().map_err(|_| bad_key())?;
-    state.store.set_host_key(&host.name, &line).await?;
-    tracing::info!(host = %host.name, serial, key = %jit_ca::device::fingerprint(public_key), "host certificate issued");
+    let key_fingerprint = jit_ca::device::fingerprint(public_key);
+    let (change, action) = match how {
+        Certify::Enroll(token_hash) => (
+            Change::EnrollHost {
+                token_hash: token_hash.to_string(),
+                public_key: line,
+                at: now,
+            },
+            "enrolled",
+        ),
+        Certify::Renew => (
+            Change::SetHostKey {
+                name: host.name.clone(),
+                public_key: line,
+            },
+            "renewed",
+        ),
+    };
+    let record = Record {
+        time: now,
+        policy_hash: state.policy.hash().to_string(),
+        event: Event::Host(HostChange {
+            host: host.name.clone(),
+            action: action.into(),
+            principals: host.principals.clone(),
+            key_fingerprint: Some(key_fingerprint.clone()),
+            serial: Some(serial),
+            valid_before: Some(issued.valid_before),
+            source_ip: Some(source_ip),
+            operator: None,
+        }),
+    };
+    state
+        .store
+        .commit(change, jit_store::ledger::record(record))
+        .await
+        .map_err(|e| match e {
+            jit_store::Error::NotFound(_) => invalid_token(),
+            other => other.into(),
+        })?;
+    tracing::info!(host = %host.name, serial, key = %key_fingerprint, action, "host certificate issued");
     Ok(HostCertificateResponse {
         host: host.name.clone(),
         certificate: issued.openssh,
@@ -64,9 +116,18 @@ async fn certify(
     })
 }
 
+fn invalid_token() -> AppError {
+    AppError::new(
+        ErrorCode::InvalidToken,
+        "the host token is unknown, already used or expired",
+    )
+    .hint("ask your jit operator for a new one (`jitd host add NAME --principals ...`)")
+}
+
 /// `POST /v1/hosts/enroll`.
 pub async fn enroll(
     State(state): State<Arc<AppState>>,
+    PeerIp(source_ip): PeerIp,
     body: Bytes,
 ) -> Result<Json<HostCertificateResponse>, AppError> {
     let request: HostEnrollRequest = serde_json::from_slice(&body).map_err(|e| {
@@ -78,23 +139,22 @@ pub async fn enroll(
     let public_key =
         jit_ca::device::parse_public_key(&request.public_key).map_err(|_| bad_key())?;
     let now = state.clock.now();
+    let token_hash = crate::enroll::token_hash(&request.token_secret);
     let host = state
         .store
-        .redeem_host_token(&crate::enroll::token_hash(&request.token_secret), now)
+        .host_by_token(&token_hash, now)
         .await?
-        .ok_or_else(|| {
-            AppError::new(
-                ErrorCode::InvalidToken,
-                "the host token is unknown, already used or expired",
-            )
-            .hint("ask your jit operator for a new one (`jitd host add NAME --principals ...`)")
-        })?;
-    Ok(Json(certify(&state, &host, &public_key).await?))
+        .ok_or_else(invalid_token)?;
+    let how = Certify::Enroll(&token_hash);
+    Ok(Json(
+        certify(&state, &host, &public_key, how, source_ip).await?,
+    ))
 }
 
 /// `POST /v1/hosts/renew`: signed by the host key the current certificate was issued for.
 pub async fn renew(
     State(state): State<Arc<AppState>>,
+    PeerIp(source_ip): PeerIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<HostCertificateResponse>, AppError> {
@@ -137,5 +197,7 @@ pub async fn renew(
         )
     })?;
     crate::auth::check_freshness(&state, &request.freshness).await?;
-    Ok(Json(certify(&state, &host, &public_key).await?))
+    Ok(Json(
+        certify(&state, &host, &public_key, Certify::Renew, source_ip).await?,
+    ))
 }

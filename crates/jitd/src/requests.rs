@@ -13,7 +13,7 @@ use jit_log::{DecisionRecord, Event, Record, RequestRecord};
 use jit_policy::{AccessRequest as PolicyRequest, Identity};
 use jit_proto::api::{DecisionInfo, DecisionRequest, NewRequest, RequestInfo, RequestList, Signed};
 use jit_proto::ErrorCode;
-use jit_store::{AccessRequest, NewAccessRequest, RequestState};
+use jit_store::{AccessRequest, Change, NewAccessRequest, RequestState};
 use serde_json::json;
 
 use crate::alerts::{fields, AlertKind};
@@ -129,7 +129,6 @@ pub async fn create(
         created_at: now,
         expires_at: now + state.settings.request_lifetime,
     };
-    state.store.create_request(&request).await?;
     let record = log_record(
         &state,
         Event::Requested(RequestRecord {
@@ -143,7 +142,13 @@ pub async fn create(
             source_ip,
         }),
     );
-    state.store.append_log(&record).await?;
+    state
+        .store
+        .commit(
+            Change::CreateRequest(request.clone()),
+            jit_store::ledger::record(record),
+        )
+        .await?;
     let text = format!(
         "{} asks for role {} ({}): {} — approve with `jit approve {}`",
         user.name,
@@ -324,9 +329,39 @@ async fn decide(
     }
     crate::otp::check(&state, &approver.name, &auth.device, &auth.body.otp, None).await?;
     let now = state.clock.now();
-    let decided = state
+    let (requester_ip, policy_hash) = (source_ip, state.policy.hash().to_string());
+    let (approver_name, reason_text) = (approver.name.clone(), reason.map(str::to_string));
+    let record: jit_store::RecordFor = Box::new(move |applied| {
+        let jit_store::Applied::Request(decided) = applied else {
+            return Err(jit_store::Error::Corrupt(format!(
+                "a decision came to {applied:?}"
+            )));
+        };
+        Ok(Record {
+            time: now,
+            policy_hash,
+            event: Event::Decided(DecisionRecord {
+                request_id: decided.request.id.clone(),
+                requester: decided.request.requester.clone(),
+                role: decided.request.role.clone(),
+                approver: approver_name,
+                approve,
+                reason: reason_text,
+                state: decided.state.as_str().to_string(),
+                source_ip: requester_ip,
+            }),
+        })
+    });
+    let change = Change::DecideRequest {
+        id: id.clone(),
+        approver: approver.name.clone(),
+        approve,
+        reason: reason.map(str::to_string),
+        at: now,
+    };
+    let committed = state
         .store
-        .decide_request(&id, &approver.name, approve, reason, now)
+        .commit(change, record)
         .await
         .map_err(|e| match e {
             jit_store::Error::Conflict(message) => {
@@ -334,20 +369,12 @@ async fn decide(
             }
             other => AppError::from(other),
         })?;
-    let record = log_record(
-        &state,
-        Event::Decided(DecisionRecord {
-            request_id: id.clone(),
-            requester: decided.request.requester.clone(),
-            role: decided.request.role.clone(),
-            approver: approver.name.clone(),
-            approve,
-            reason: reason.map(str::to_string),
-            state: decided.state.as_str().to_string(),
-            source_ip,
-        }),
-    );
-    state.store.append_log(&record).await?;
+    let jit_store::Applied::Request(decided) = committed.applied else {
+        return Err(AppError::internal(
+            "decision",
+            "a decision came to something else",
+        ));
+    };
     let text = format!(
         "{} {} request {} of {} for role {} (now {}, {}/{} approvals)",
         approver.name,

@@ -10,10 +10,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use jit_ca::krl::{CertificateRevocations, Krl};
 use jit_ca::PublicKey;
-use jit_log::{Event, Record, RevocationRecord};
+use jit_log::{Event, Operator, Record, RevocationRecord};
 use jit_proto::api::{RevokeOwn, RevokeOwnResponse};
 use jit_proto::ErrorCode;
-use jit_store::{CertificateRow, Revocation, RevocationKind, Store};
+use jit_store::{CertificateRow, Change, Revocation, Revoked, Store};
 use sha2::{Digest as _, Sha256};
 
 use crate::auth::{authenticate, Confirmation};
@@ -49,33 +49,34 @@ pub enum RevokeError {
 
 fn certificate_revocation(cert: &CertificateRow, reason: &str, by: &str, now: u64) -> Revocation {
     Revocation {
-        kind: RevocationKind::Serial,
-        value: cert.serial.to_string(),
-        ca_fingerprint: cert.ca_fingerprint.clone(),
-        valid_before: Some(cert.valid_before),
+        target: Revoked::Serial {
+            serial: cert.serial,
+            ca_fingerprint: cert.ca_fingerprint.clone(),
+            valid_before: cert.valid_before,
+        },
         reason: reason.to_string(),
         revoked_by: by.to_string(),
         created_at: now,
     }
 }
 
-/// Revoke `target`; returns the serials revoked (empty for a key) and records it in the log.
-pub async fn revoke(
-    store: &Arc<dyn Store>,
-    policy_hash: &str,
+/// What revoking `target` writes: its revocation rows, and the record's kind, target name
+/// and serials. [`RevokeError::NotFound`] when it names nothing this CA knows.
+pub async fn revocations_for(
+    store: &dyn Store,
     target: &Target,
     reason: &str,
     by: &str,
     now: u64,
-) -> Result<Vec<u64>, RevokeError> {
-    let (kind, name, certificates) = match target {
+) -> Result<(Vec<Revocation>, RevocationRecord), RevokeError> {
+    let (kind, name, certificates, mut rows) = match target {
         Target::Serial(serial) => {
             let cert = store.certificate(*serial).await?.ok_or_else(|| {
                 RevokeError::NotFound(format!(
                     "this CA never issued a certificate with serial {serial}"
                 ))
             })?;
-            ("serial", serial.to_string(), vec![cert])
+            ("serial", serial.to_string(), vec![cert], Vec::new())
         }
         Target::KeyId(key_id) => {
             let cert = store.certificate_by_key_id(key_id).await?.ok_or_else(|| {
@@ -83,56 +84,72 @@ pub async fn revoke(
                     "this CA never issued a certificate with key ID {key_id:?}"
                 ))
             })?;
-            ("key_id", key_id.clone(), vec![cert])
+            ("key_id", key_id.clone(), vec![cert], Vec::new())
         }
         Target::User(user) => {
             store
                 .user(user)
                 .await?
                 .ok_or_else(|| RevokeError::NotFound(format!("no user {user}")))?;
-            (
-                "user",
-                user.clone(),
-                store.unexpired_certificates(user, now).await?,
-            )
+            let certificates = store.unexpired_certificates(user, now).await?;
+            ("user", user.clone(), certificates, Vec::new())
         }
         Target::Key(line) => {
             let key = jit_ca::device::parse_public_key(line).map_err(|_| RevokeError::BadKey)?;
-            let canonical = key.to_openssh().map_err(|_| RevokeError::BadKey)?;
-            store
-                .revoke(&Revocation {
-                    kind: RevocationKind::Key,
-                    value: canonical,
-                    ca_fingerprint: String::new(),
-                    valid_before: None,
-                    reason: reason.to_string(),
-                    revoked_by: by.to_string(),
-                    created_at: now,
-                })
-                .await?;
-            ("key", jit_ca::device::fingerprint(&key), Vec::new())
+            let public_key = key.to_openssh().map_err(|_| RevokeError::BadKey)?;
+            let row = Revocation {
+                target: Revoked::Key { public_key },
+                reason: reason.to_string(),
+                revoked_by: by.to_string(),
+                created_at: now,
+            };
+            (
+                "key",
+                jit_ca::device::fingerprint(&key),
+                Vec::new(),
+                vec![row],
+            )
         }
     };
-    let mut serials = Vec::new();
-    for cert in &certificates {
-        store
-            .revoke(&certificate_revocation(cert, reason, by, now))
-            .await?;
-        serials.push(cert.serial);
-    }
+    rows.extend(
+        certificates
+            .iter()
+            .map(|cert| certificate_revocation(cert, reason, by, now)),
+    );
+    let record = RevocationRecord {
+        kind: kind.to_string(),
+        target: name,
+        serials: certificates.iter().map(|c| c.serial).collect(),
+        reason: reason.to_string(),
+        revoked_by: by.to_string(),
+        operator: None,
+    };
+    Ok((rows, record))
+}
+
+/// Revoke `target` and record it in the log, in one transaction; returns the serials
+/// revoked (empty for a key). `operator` names who ran an operator command.
+pub async fn revoke(
+    store: &Arc<dyn Store>,
+    policy_hash: &str,
+    target: &Target,
+    reason: &str,
+    by: &str,
+    operator: Option<Operator>,
+    now: u64,
+) -> Result<Vec<u64>, RevokeError> {
+    let (rows, mut revoked) = revocations_for(store.as_ref(), target, reason, by, now).await?;
+    revoked.operator = operator;
+    let serials = revoked.serials.clone();
     let record = Record {
         time: now,
         policy_hash: policy_hash.to_string(),
-        event: Event::Revoked(RevocationRecord {
-            kind: kind.to_string(),
-            target: name,
-            serials: serials.clone(),
-            reason: reason.to_string(),
-            revoked_by: by.to_string(),
-        }),
+        event: Event::Revoked(revoked),
     };
-    store.append_log(&record).await?;
-    tracing::warn!(kind, by, reason, serials = ?serials, "revoked");
+    store
+        .commit(Change::Revoke(rows), jit_store::ledger::record(record))
+        .await?;
+    tracing::warn!(?target, by, reason, serials = ?serials, "revoked");
     Ok(serials)
 }
 
@@ -141,7 +158,7 @@ pub async fn build_krl(
     store: &dyn Store,
     ca_keys: &[PublicKey],
     now: u64,
-) -> Result<Vec<u8>, AppError> {
+) -> Result<Vec<u8>, KrlError> {
     let revocations = store.revocations(now).await?;
     // Version and date come from the revocations themselves, so the bytes (and the ETag hosts
     // send back) only change when the content does.
@@ -155,29 +172,50 @@ pub async fn build_krl(
     for ca in ca_keys {
         let fingerprint = jit_ca::device::fingerprint(ca);
         let mut section = CertificateRevocations::new(ca.clone());
-        for revocation in revocations
-            .iter()
-            .filter(|r| r.ca_fingerprint == fingerprint)
-        {
-            match revocation.kind {
-                RevocationKind::Serial => {
-                    if let Ok(serial) = revocation.value.parse() {
-                        section.serials.push(serial);
-                    }
-                }
-                RevocationKind::KeyId => section.key_ids.push(revocation.value.clone()),
-                RevocationKind::Key => {}
+        for revocation in &revocations {
+            match &revocation.target {
+                Revoked::Serial {
+                    serial,
+                    ca_fingerprint,
+                    ..
+                } if *ca_fingerprint == fingerprint => section.serials.push(*serial),
+                Revoked::KeyId {
+                    key_id,
+                    ca_fingerprint,
+                    ..
+                } if *ca_fingerprint == fingerprint => section.key_ids.push(key_id.clone()),
+                _ => {}
             }
         }
         krl.certificates.push(section);
     }
-    for revocation in revocations.iter().filter(|r| r.kind == RevocationKind::Key) {
-        if let Ok(key) = jit_ca::device::parse_public_key(&revocation.value) {
+    for revocation in &revocations {
+        if let Revoked::Key { public_key } = &revocation.target {
+            // Fail closed: a key that cannot be read makes the whole KRL an error, never a
+            // KRL without it.
+            let key = jit_ca::device::parse_public_key(public_key).map_err(|e| {
+                KrlError(format!(
+                    "a revoked key cannot be read ({e}): {}",
+                    public_key.chars().take(60).collect::<String>()
+                ))
+            })?;
             krl.explicit_keys.push(key);
         }
     }
     krl.encode()
-        .map_err(|e| AppError::internal("KRL encoding failed", e))
+        .map_err(|e| KrlError(format!("KRL encoding failed: {e}")))
+}
+
+/// Why the KRL could not be built: a revocation that cannot be read or encoded. Never
+/// answered with a KRL that leaves it out.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct KrlError(pub String);
+
+impl From<jit_store::Error> for KrlError {
+    fn from(error: jit_store::Error) -> Self {
+        KrlError(error.to_string())
+    }
 }
 
 /// `GET /v1/krl`: the current KRL, with `ETag` (SHA-256 of the bytes) and `X-KRL-Version`.
@@ -186,7 +224,22 @@ pub async fn krl(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let now = state.clock.now();
-    let bytes = build_krl(state.store.as_ref(), &state.user_ca_keys(), now).await?;
+    let bytes = match build_krl(state.store.as_ref(), &state.user_ca_keys(), now).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            let text = format!("the KRL cannot be built, so hosts keep their last one: {error}");
+            let details = crate::alerts::fields([("error", serde_json::json!(error.0))]);
+            state
+                .alerter
+                .raise(crate::alerts::AlertKind::KrlFailed, text, details)
+                .await;
+            return Err(AppError::new(
+                ErrorCode::KrlUnavailable,
+                "the revocation list cannot be built; nothing was served in its place",
+            )
+            .hint("keep the KRL you have; the jit operator was alerted (see the server log)"));
+        }
+    };
     let etag = format!("\"{}\"", hex::encode(Sha256::digest(&bytes)));
     let version = bytes_version(&bytes);
     let not_modified = headers
@@ -247,6 +300,7 @@ pub async fn revoke_own(
                     &Target::Serial(*serial),
                     "revoked by its owner at logout",
                     &by,
+                    None,
                     now,
                 )
                 .await

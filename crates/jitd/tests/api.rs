@@ -261,11 +261,7 @@ async fn a_captured_request_cannot_be_replayed_or_delayed() {
 #[tokio::test]
 async fn enrollment_tokens_are_single_use_and_expire() {
     let f = fixture(POLICY).await;
-    f.state
-        .store
-        .add_user("bob", &["sre".into()], f.now())
-        .await
-        .unwrap();
+    f.add_user("bob", &["sre".into()]).await;
     let token = f.token("bob", 600).await;
     let key = |_: ()| PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
     assert_eq!(f.enroll_with(&token, &key(())).await.0, StatusCode::OK);
@@ -292,11 +288,7 @@ async fn enrollment_tokens_are_single_use_and_expire() {
 #[tokio::test]
 async fn an_unconfirmed_device_gets_nothing() {
     let f = fixture(POLICY).await;
-    f.state
-        .store
-        .add_user("bob", &["sre".into()], f.now())
-        .await
-        .unwrap();
+    f.add_user("bob", &["sre".into()]).await;
     let token = f.token("bob", 600).await;
     let key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
     let (_, body) = f.enroll_with(&token, &key).await;
@@ -397,11 +389,12 @@ async fn policy_refusals_say_why_and_issue_nothing() {
 async fn a_disabled_user_gets_nothing() {
     let f = fixture(POLICY).await;
     let alice = f.enrolled("alice", &["sre"]).await;
-    f.state
-        .store
-        .set_user_disabled("alice", true)
-        .await
-        .unwrap();
+    f.change(jit_store::Change::SetUserDisabled {
+        name: "alice".into(),
+        disabled: true,
+        revocations: vec![],
+    })
+    .await;
     let (status, body) = f
         .issue(&alice, &f.certificate_request(&alice, "web", None))
         .await;

@@ -19,11 +19,14 @@ async fn a_host_enrolls_once_and_renews_with_its_own_key() {
     let f = fixture(POLICY).await;
     let principals = vec!["web-1".to_string(), "127.0.0.1".to_string()];
     let token_hash = jitd::enroll::token_hash("host-secret");
-    f.state
-        .store
-        .add_host("web-1", &principals, &token_hash, f.now() + 600, f.now())
-        .await
-        .unwrap();
+    f.change(jit_store::Change::AddHost {
+        name: "web-1".into(),
+        principals: principals.clone(),
+        token_hash: token_hash.clone(),
+        expires_at: f.now() + 600,
+        at: f.now(),
+    })
+    .await;
     let host_key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
     let enroll = |secret: &str| {
         let body = HostEnrollRequest {

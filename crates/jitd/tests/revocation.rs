@@ -119,6 +119,7 @@ async fn the_krl_revokes_exactly_what_was_revoked() {
         &Target::Serial(certs[0].1),
         "lost laptop",
         "op",
+        None,
         now,
     )
     .await
@@ -129,6 +130,7 @@ async fn the_krl_revokes_exactly_what_was_revoked() {
         &Target::KeyId(certs[1].2.clone()),
         "left the team",
         "op",
+        None,
         now,
     )
     .await
@@ -139,12 +141,13 @@ async fn the_krl_revokes_exactly_what_was_revoked() {
         &Target::User("carol".into()),
         "incident",
         "op",
+        None,
         now,
     )
     .await
     .unwrap();
     assert!(
-        revoke(store, &hash, &Target::Serial(12345), "x", "op", now)
+        revoke(store, &hash, &Target::Serial(12345), "x", "op", None, now)
             .await
             .is_err(),
         "unknown serial"

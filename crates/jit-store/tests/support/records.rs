@@ -9,10 +9,11 @@ pub fn user_record(time: u64, user: &str) -> Record {
         time,
         policy_hash: "sha256:00".into(),
         event: Event::User(UserChange {
+            operator: None,
+            revoked_serials: vec![],
             user: user.into(),
             action: "added".into(),
             groups: vec!["sre".into()],
-            operator: None,
         }),
     }
 }

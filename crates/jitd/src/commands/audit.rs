@@ -194,12 +194,29 @@ async fn ack(
         note.len() <= 1000 && !note.chars().any(char::is_control),
         "--note is at most 1000 characters, without control characters"
     );
-    let reviewer = super::operator(by);
+    let operator = super::operator_record(by);
+    let reviewer = operator.name.clone();
     let (config, store) = super::open(data_dir).await?;
     let (_, policy_hash) = super::policy_text(data_dir, &config)?;
     let now = super::now();
-    let review = store
-        .ack_review(serial, &reviewer, note, now)
+    let record = jit_log::Record {
+        time: now,
+        policy_hash,
+        event: jit_log::Event::Reviewed(jit_log::ReviewRecord {
+            serial,
+            reviewer: reviewer.clone(),
+            note: note.to_string(),
+            operator: Some(operator),
+        }),
+    };
+    let change = jit_store::Change::AckReview {
+        serial,
+        by: reviewer.clone(),
+        note: note.to_string(),
+        at: now,
+    };
+    let committed = store
+        .commit(change, jit_store::ledger::record(record))
         .await
         .map_err(|e| match e {
             jit_store::Error::NotFound(_) => anyhow::anyhow!(
@@ -208,16 +225,9 @@ async fn ack(
             jit_store::Error::Conflict(message) => anyhow::anyhow!(message),
             other => other.into(),
         })?;
-    let record = jit_log::Record {
-        time: now,
-        policy_hash,
-        event: jit_log::Event::Reviewed(jit_log::ReviewRecord {
-            serial,
-            reviewer: reviewer.clone(),
-            note: note.to_string(),
-        }),
+    let jit_store::Applied::Review(review) = committed.applied else {
+        anyhow::bail!("closing the review came to {:?}", committed.applied);
     };
-    store.append_log(&record).await?;
     println!(
         "review of serial {serial} ({} as {}) closed by {reviewer}",
         review.user, review.role

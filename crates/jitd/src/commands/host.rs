@@ -15,6 +15,7 @@ pub async fn run(data_dir: &Path, command: HostCommand) -> anyhow::Result<ExitCo
         principals,
         token_ttl,
         json,
+        by,
     } = command;
     jit_proto::names::validate_user_name(&name).with_context(|| format!("host name {name:?}"))?;
     let principals: Vec<String> = principals
@@ -30,19 +31,30 @@ pub async fn run(data_dir: &Path, command: HostCommand) -> anyhow::Result<ExitCo
         jit_proto::names::validate_host_principal(principal)
             .with_context(|| format!("principal {principal:?}"))?;
     }
-    let admin = Admin::open(data_dir).await?;
+    let admin = Admin::open(data_dir, by).await?;
     let ttl = admin.token_ttl(token_ttl.as_deref())?;
     let (secret, token) = admin.new_token()?;
     let expires_at = admin.now + ttl.as_secs();
+    let record = admin.record(jit_log::Event::Host(jit_log::HostChange {
+        host: name.clone(),
+        action: "added".into(),
+        principals: principals.clone(),
+        key_fingerprint: None,
+        serial: None,
+        valid_before: None,
+        source_ip: None,
+        operator: Some(admin.operator.clone()),
+    }));
+    let change = jit_store::Change::AddHost {
+        name: name.clone(),
+        principals: principals.clone(),
+        token_hash: crate::enroll::token_hash(&secret),
+        expires_at,
+        at: admin.now,
+    };
     admin
         .store
-        .add_host(
-            &name,
-            &principals,
-            &crate::enroll::token_hash(&secret),
-            expires_at,
-            admin.now,
-        )
+        .commit(change, jit_store::ledger::record(record))
         .await?;
     if json {
         println!(

@@ -22,15 +22,24 @@ pub async fn run(data_dir: &Path, args: RevokeArgs) -> anyhow::Result<ExitCode> 
     );
     let (config, store) = super::open(data_dir).await?;
     let (_, policy_hash) = super::policy_text(data_dir, &config)?;
-    let by = super::operator(args.by);
-    let serials = revoke(&store, &policy_hash, &target, reason, &by, super::now())
-        .await
-        .map_err(|e| match e {
-            RevokeError::BadKey => anyhow::anyhow!(
-                "--key is not an OpenSSH public key (give the whole `ssh-ed25519 AAAA...` line)"
-            ),
-            other => anyhow::anyhow!("{other}"),
-        })?;
+    let operator = super::operator_record(args.by);
+    let by = operator.name.clone();
+    let serials = revoke(
+        &store,
+        &policy_hash,
+        &target,
+        reason,
+        &by,
+        Some(operator),
+        super::now(),
+    )
+    .await
+    .map_err(|e| match e {
+        RevokeError::BadKey => anyhow::anyhow!(
+            "--key is not an OpenSSH public key (give the whole `ssh-ed25519 AAAA...` line)"
+        ),
+        other => anyhow::anyhow!("{other}"),
+    })?;
     match (&target, serials.len()) {
         (Target::Key(_), _) => println!("key revoked: it and every certificate for it are refused"),
         (Target::User(user), 0) => println!("{user} has no unexpired certificate; nothing to revoke (to stop new ones: `jitd user disable {user}`)"),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use jit_log::{Event, Record, UserChange};
 use jit_proto::token::EnrollmentToken;
-use jit_store::{Store, User};
+use jit_store::{Change, Store, User};
 
 use crate::cli::UserCommand;
 use crate::clock::{random_hex, OsRandomness};
@@ -21,6 +21,8 @@ pub(super) struct Admin<'a> {
     pub(super) store: Arc<dyn Store>,
     pub(super) policy_hash: String,
     pub(super) now: u64,
+    /// Who runs the command.
+    pub(super) operator: jit_log::Operator,
 }
 
 impl<'a> Admin<'a> {
@@ -30,23 +32,38 @@ impl<'a> Admin<'a> {
         })
     }
 
-    /// Record an operator's change to a user in the issuance log.
-    async fn log(&self, user: &str, action: &str, groups: Vec<String>) -> anyhow::Result<()> {
-        let record = Record {
+    /// A log record of `event` at this command's time.
+    pub(super) fn record(&self, event: Event) -> Record {
+        Record {
             time: self.now,
             policy_hash: self.policy_hash.clone(),
-            event: Event::User(UserChange {
-                user: user.to_string(),
-                action: action.to_string(),
-                groups,
-            }),
-        };
-        self.store.append_log(&record).await?;
-        Ok(())
+            event,
+        }
+    }
+
+    /// Commit `change` with the record of an operator's change to a user.
+    async fn commit(
+        &self,
+        change: Change,
+        user: &str,
+        action: &str,
+        groups: Vec<String>,
+        revoked_serials: Vec<u64>,
+    ) -> Result<jit_store::Committed, jit_store::Error> {
+        let record = self.record(Event::User(UserChange {
+            user: user.to_string(),
+            action: action.to_string(),
+            groups,
+            operator: Some(self.operator.clone()),
+            revoked_serials,
+        }));
+        self.store
+            .commit(change, jit_store::ledger::record(record))
+            .await
     }
 
     /// Open the data directory for an admin command.
-    pub(super) async fn open(data_dir: &'a Path) -> anyhow::Result<Self> {
+    pub(super) async fn open(data_dir: &'a Path, by: Option<String>) -> anyhow::Result<Self> {
         let (config, store) = super::open(data_dir).await?;
         let (_, policy_hash) = super::policy_text(data_dir, &config)?;
         Ok(Admin {
@@ -55,6 +72,7 @@ impl<'a> Admin<'a> {
             store,
             policy_hash,
             now: super::now(),
+            operator: super::operator_record(by),
         })
     }
 
@@ -85,17 +103,23 @@ impl<'a> Admin<'a> {
         Ok((secret, token))
     }
 
-    /// Store a new single-use token for `name` (only its hash) and print it.
-    async fn issue_token(&self, name: &str, ttl: Duration, json: bool) -> anyhow::Result<()> {
+    /// Store a new single-use token for `name` (only its hash) with its record, and print it.
+    async fn issue_token(
+        &self,
+        name: &str,
+        groups: Vec<String>,
+        ttl: Duration,
+        json: bool,
+    ) -> anyhow::Result<()> {
         let (secret, token) = self.new_token()?;
         let expires_at = self.now + ttl.as_secs();
-        self.store
-            .add_enrollment_token(
-                &crate::enroll::token_hash(&secret),
-                name,
-                self.now,
-                expires_at,
-            )
+        let change = Change::AddEnrollmentToken {
+            token_hash: crate::enroll::token_hash(&secret),
+            user: name.to_string(),
+            at: self.now,
+            expires_at,
+        };
+        self.commit(change, name, "token_created", groups, Vec::new())
             .await?;
         if json {
             println!(
@@ -115,15 +139,35 @@ impl<'a> Admin<'a> {
         Ok(())
     }
 
-    async fn set_disabled(&self, name: &str, disabled: bool) -> anyhow::Result<()> {
+    /// Disable (revoking the user's unexpired certificates in the same transaction) or
+    /// enable a user; returns the serials revoked.
+    async fn set_disabled(&self, name: &str, disabled: bool) -> anyhow::Result<Vec<u64>> {
         let user = self.existing_user(name).await?;
-        self.store.set_user_disabled(name, disabled).await?;
-        self.log(
-            name,
-            if disabled { "disabled" } else { "enabled" },
-            user.groups,
-        )
-        .await
+        let (revocations, serials) = match disabled {
+            true => {
+                let target = crate::revoke::Target::User(name.to_string());
+                let (rows, record) = crate::revoke::revocations_for(
+                    self.store.as_ref(),
+                    &target,
+                    "user disabled",
+                    &self.operator.name,
+                    self.now,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                (rows, record.serials)
+            }
+            false => (Vec::new(), Vec::new()),
+        };
+        let change = Change::SetUserDisabled {
+            name: name.to_string(),
+            disabled,
+            revocations,
+        };
+        let action = if disabled { "disabled" } else { "enabled" };
+        self.commit(change, name, action, user.groups, serials.clone())
+            .await?;
+        Ok(serials)
     }
 }
 
@@ -144,39 +188,44 @@ fn parse_groups(groups: Vec<String>) -> anyhow::Result<Vec<String>> {
 
 /// Run a user command.
 pub async fn run(data_dir: &Path, command: UserCommand) -> anyhow::Result<ExitCode> {
-    let admin = Admin::open(data_dir).await?;
+    let admin = Admin::open(data_dir, command.by()).await?;
     match command {
         UserCommand::Add {
             name,
             groups,
             token_ttl,
             json,
+            ..
         } => {
             jit_proto::names::validate_user_name(&name)
                 .with_context(|| format!("user name {name:?}"))?;
             let groups = parse_groups(groups)?;
             let ttl = admin.token_ttl(token_ttl.as_deref())?;
-            admin.store.add_user(&name, &groups, admin.now).await.map_err(|e| match e {
+            let change = Change::AddUser {
+                name: name.clone(),
+                groups: groups.clone(),
+                at: admin.now,
+            };
+            admin.commit(change, &name, "added", groups.clone(), Vec::new()).await.map_err(|e| match e {
                 jit_store::Error::AlreadyExists(_) => {
                     anyhow::anyhow!("user {name} already exists; for a new device run `jitd user token {name}`")
                 }
                 other => other.into(),
             })?;
-            admin.log(&name, "added", groups).await?;
-            admin.issue_token(&name, ttl, json).await?;
+            admin.issue_token(&name, groups, ttl, json).await?;
         }
         UserCommand::Token {
             name,
             token_ttl,
             json,
+            ..
         } => {
             let ttl = admin.token_ttl(token_ttl.as_deref())?;
             let user = admin.existing_user(&name).await?;
             if user.disabled {
                 bail!("user {name} is disabled; enable it first with `jitd user enable {name}`");
             }
-            admin.log(&name, "token_created", user.groups).await?;
-            admin.issue_token(&name, ttl, json).await?;
+            admin.issue_token(&name, user.groups, ttl, json).await?;
         }
         UserCommand::List { json } => {
             let users = admin.store.users().await?;
@@ -194,21 +243,9 @@ pub async fn run(data_dir: &Path, command: UserCommand) -> anyhow::Result<ExitCo
                 }
             }
         }
-        UserCommand::Disable { name } => {
-            admin.set_disabled(&name, true).await?;
+        UserCommand::Disable { name, .. } => {
+            let serials = admin.set_disabled(&name, true).await?;
             println!("user {name} disabled: every further request is refused");
-            let target = crate::revoke::Target::User(name.clone());
-            let by = super::operator(None);
-            let serials = crate::revoke::revoke(
-                &admin.store,
-                &admin.policy_hash,
-                &target,
-                "user disabled",
-                &by,
-                admin.now,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
             if !serials.is_empty() {
                 println!(
                     "revoked {} unexpired certificate(s) of {name}: {} (hosts refuse them at their next KRL refresh)",
@@ -217,7 +254,7 @@ pub async fn run(data_dir: &Path, command: UserCommand) -> anyhow::Result<ExitCo
                 );
             }
         }
-        UserCommand::Enable { name } => {
+        UserCommand::Enable { name, .. } => {
             admin.set_disabled(&name, false).await?;
             println!("user {name} enabled");
         }

@@ -70,6 +70,8 @@ fn user(time: u64, name: &str, groups: &[&str]) -> Record {
     record(
         time,
         Event::User(UserChange {
+            operator: None,
+            revoked_serials: vec![],
             user: name.into(),
             action: "added".into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
@@ -204,6 +206,7 @@ pub fn records() -> Vec<Record> {
         record(
             at(9, 40),
             Event::Revoked(RevocationRecord {
+                operator: None,
                 kind: "serial".into(),
                 target: APPROVED_SERIAL.to_string(),
                 serials: vec![APPROVED_SERIAL],
@@ -230,6 +233,7 @@ pub fn records() -> Vec<Record> {
         record(
             at(23, 0),
             Event::Reviewed(ReviewRecord {
+                operator: None,
                 serial: BREAK_GLASS_SERIAL,
                 reviewer: "carol".into(),
                 note: "checked with alice: failover of db-1".into(),
@@ -238,6 +242,7 @@ pub fn records() -> Vec<Record> {
         record(
             at(23, 30),
             Event::Revoked(RevocationRecord {
+                operator: None,
                 kind: "user".into(),
                 target: "mallory".into(),
                 serials: Vec::new(),

@@ -102,18 +102,46 @@ impl Fixture {
         (status, value)
     }
 
-    pub async fn token(&self, user: &str, expires_in: u64) -> String {
-        let secret = format!("secret-for-{user}-{expires_in}");
+    /// Commit a state change with an operator's record, as the admin commands do.
+    pub async fn change(&self, change: jit_store::Change) -> jit_store::Applied {
+        let record = jit_log::Record {
+            time: self.now(),
+            policy_hash: self.state.policy.hash().to_string(),
+            event: jit_log::Event::User(jit_log::UserChange {
+                user: "fixture".into(),
+                action: change.name().into(),
+                groups: vec![],
+                operator: None,
+                revoked_serials: vec![],
+            }),
+        };
         self.state
             .store
-            .add_enrollment_token(
-                &jitd::enroll::token_hash(&secret),
-                user,
-                self.now(),
-                self.now() + expires_in,
-            )
+            .commit(change, jit_store::ledger::record(record))
             .await
-            .unwrap();
+            .unwrap()
+            .applied
+    }
+
+    /// Add a user.
+    pub async fn add_user(&self, name: &str, groups: &[String]) {
+        self.change(jit_store::Change::AddUser {
+            name: name.into(),
+            groups: groups.to_vec(),
+            at: self.now(),
+        })
+        .await;
+    }
+
+    pub async fn token(&self, user: &str, expires_in: u64) -> String {
+        let secret = format!("secret-for-{user}-{expires_in}");
+        self.change(jit_store::Change::AddEnrollmentToken {
+            token_hash: jitd::enroll::token_hash(&secret),
+            user: user.into(),
+            at: self.now(),
+            expires_at: self.now() + expires_in,
+        })
+        .await;
         secret
     }
 
@@ -134,11 +162,7 @@ impl Fixture {
 
     pub async fn enrolled(&self, user: &str, groups: &[&str]) -> Device {
         let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-        self.state
-            .store
-            .add_user(user, &groups, self.now())
-            .await
-            .unwrap();
+        self.add_user(user, &groups).await;
         let token = self.token(user, 3600).await;
         let key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
         let (status, body) = self.enroll_with(&token, &key).await;

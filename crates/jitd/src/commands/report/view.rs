@@ -107,6 +107,8 @@ pub fn type_name(event: &Event) -> &'static str {
         Event::Decided(_) => "decided",
         Event::Reviewed(_) => "reviewed",
         Event::Revoked(_) => "revoked",
+        Event::Registered(_) => "registered",
+        Event::Host(_) => "host",
         _ => "other",
     }
 }
@@ -179,6 +181,22 @@ pub fn detail(event: &Event) -> String {
         }
         Event::Denied(d) => format!("{}: {}", d.code, d.reason),
         Event::Enrolled(e) => format!("device {:?} {}", e.device_name, e.device),
+        Event::Registered(e) => format!(
+            "device {:?} {} registered, waiting for its first code",
+            e.device_name, e.device
+        ),
+        Event::Host(h) => {
+            let mut text = format!(
+                "{} {}; principals {}",
+                h.host,
+                h.action,
+                h.principals.join(",")
+            );
+            if let (Some(serial), Some(key)) = (h.serial, &h.key_fingerprint) {
+                text.push_str(&format!("; host certificate {serial} for {key}"));
+            }
+            text
+        }
         Event::User(u) => format!("{}; groups {}", u.action, u.groups.join(",")),
         Event::Requested(r) => {
             let mut text = format!(
