@@ -32,8 +32,8 @@ pub use audit::{audit, AuditPoint, AuditSummary};
 pub use chain::{seal, verify_chain, ChainError, Entry, Hash, VerifiedChain, GENESIS};
 pub use checkpoint::{Checkpoint, SignedCheckpoint};
 pub use record::{
-    DecisionRecord, Denial, Enrollment, Event, HostChange, Issuance, Operator, Record,
-    RequestRecord, ReviewRecord, RevocationRecord, UserChange,
+    CaChange, DecisionRecord, Denial, Enrollment, Event, HostChange, Issuance, Operator,
+    PolicyLoad, Record, RequestRecord, ReviewRecord, RevocationRecord, UserChange,
 };
 
 /// Errors of this crate.

@@ -44,6 +44,39 @@ pub enum Event {
     Registered(Enrollment),
     /// A host was added, enrolled, or had its host certificate renewed.
     Host(HostChange),
+    /// A CA key was adopted, rotated in or retired.
+    Ca(CaChange),
+    /// jitd loaded a policy (at start, or reloaded).
+    Policy(PolicyLoad),
+}
+
+/// A change to the CA keys in force.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CaChange {
+    /// `user` or `host`.
+    pub ca: String,
+    /// `adopted` (a data directory's existing key, recorded once), `rotated` (a new
+    /// signing key; the one before stays trusted) or `retired`.
+    pub action: String,
+    /// `SHA256:` fingerprint of the key.
+    pub fingerprint: String,
+    /// OpenSSH public key line.
+    pub public_key: String,
+    /// The operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<Operator>,
+}
+
+/// A policy jitd loaded; the record's `policy_hash` is the policy's own.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PolicyLoad {
+    /// `started` (jitd serve began with it) or `reloaded`.
+    pub action: String,
+    /// Role names, in the file's order.
+    pub roles: Vec<String>,
+    /// The hash of the policy in force before (reloads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_hash: Option<String>,
 }
 
 /// Who ran an operator command: the name given with `--by` (or the login name) and the
@@ -272,7 +305,7 @@ impl Record {
             Event::User(u) => Some(&u.user),
             Event::Requested(r) => Some(&r.requester),
             Event::Decided(d) => Some(&d.requester),
-            Event::Reviewed(_) | Event::Revoked(_) | Event::Host(_) => None,
+            _ => None,
         }
     }
 }

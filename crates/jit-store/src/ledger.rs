@@ -15,7 +15,7 @@
 
 use jit_log::Record;
 
-use crate::model::{AccessRequest, Host, NewAccessRequest, NewDevice, Review, Revocation};
+use crate::model::{AccessRequest, CaKey, Host, NewAccessRequest, NewDevice, Review, Revocation};
 use crate::Result;
 
 /// A state change that commits with its log record.
@@ -137,6 +137,21 @@ pub enum Change {
         /// Unix seconds.
         at: u64,
     },
+    /// Add a CA key: as the active key of its kind (the key active before steps back to
+    /// `previous`: a rotation), or as a `previous` one (adopting a data directory's
+    /// earlier keys). [`crate::Error::AlreadyExists`] for a known fingerprint.
+    AddCaKey {
+        /// The key (its `state` says active or previous).
+        key: CaKey,
+    },
+    /// Retire an earlier CA key. [`crate::Error::NotFound`] for an unknown key,
+    /// [`crate::Error::Conflict`] for the active key or one retired before.
+    RetireCaKey {
+        /// `SHA256:` fingerprint.
+        fingerprint: String,
+        /// Unix seconds.
+        at: u64,
+    },
 }
 
 impl Change {
@@ -156,6 +171,8 @@ impl Change {
         "enroll_host",
         "set_host_key",
         "ack_review",
+        "add_ca_key",
+        "retire_ca_key",
     ];
 
     /// A short name of the change, for logs and tests.
@@ -174,6 +191,8 @@ impl Change {
             Change::EnrollHost { .. } => "enroll_host",
             Change::SetHostKey { .. } => "set_host_key",
             Change::AckReview { .. } => "ack_review",
+            Change::AddCaKey { .. } => "add_ca_key",
+            Change::RetireCaKey { .. } => "retire_ca_key",
         }
     }
 }

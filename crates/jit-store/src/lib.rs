@@ -28,8 +28,8 @@ use jit_log::{Entry, Record};
 pub use ledger::{Applied, Change, Committed, Failpoint, RecordFor};
 
 pub use model::{
-    AccessRequest, Alert, CertificateRow, Decision, Device, Host, IssuanceLinks, NewAccessRequest,
-    NewDevice, RequestState, Review, Revocation, Revoked, User,
+    AccessRequest, Alert, CaKey, CaKeyState, CaKind, CertificateRow, Decision, Device, Host,
+    IssuanceLinks, NewAccessRequest, NewDevice, RequestState, Review, Revocation, Revoked, User,
 };
 
 /// Errors of the store.
@@ -271,6 +271,9 @@ pub trait Store: Send + Sync + 'static {
     async fn latest_checkpoint(&self) -> Result<Option<String>>;
     /// Sequence number of the issuance record of certificate `serial`.
     async fn issuance_seq(&self, serial: u64) -> Result<Option<u64>>;
+
+    /// Every CA key jitd knows (active, previous and retired), newest first per kind.
+    async fn ca_keys(&self) -> Result<Vec<CaKey>>;
 
     /// Break-glass issuances not yet reviewed, oldest first.
     async fn pending_reviews(&self) -> Result<Vec<Review>>;

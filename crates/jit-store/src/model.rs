@@ -401,3 +401,63 @@ pub struct Review {
     /// Reviewer's note.
     pub note: Option<String>,
 }
+
+/// Which CA a key is: the user CA signs engineers' certificates, the host CA hosts'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaKind {
+    /// Signs user certificates.
+    User,
+    /// Signs host certificates.
+    Host,
+}
+
+impl CaKind {
+    /// The name as stored (`user`, `host`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaKind::User => "user",
+            CaKind::Host => "host",
+        }
+    }
+}
+
+/// Where a CA key stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaKeyState {
+    /// Signs (one per kind).
+    Active,
+    /// Replaced by a newer key; still trusted (user CA) or published (host CA).
+    Previous,
+    /// No longer trusted or published.
+    Retired,
+}
+
+impl CaKeyState {
+    /// The name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaKeyState::Active => "active",
+            CaKeyState::Previous => "previous",
+            CaKeyState::Retired => "retired",
+        }
+    }
+}
+
+/// A CA key jitd knows (the key material stays in its file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaKey {
+    /// `SHA256:` fingerprint of the public key.
+    pub fingerprint: String,
+    /// User or host CA.
+    pub kind: CaKind,
+    /// The key file, relative to the data directory.
+    pub file: String,
+    /// OpenSSH public key line.
+    pub public_key: String,
+    /// Where it stands.
+    pub state: CaKeyState,
+    /// Unix seconds.
+    pub added_at: u64,
+    /// Unix seconds, once retired.
+    pub retired_at: Option<u64>,
+}

@@ -21,7 +21,8 @@ use sqlx::Row as _;
 
 use crate::ledger::{Change, Committed, Failpoint, RecordFor};
 use crate::model::{
-    AccessRequest, Alert, CertificateRow, Device, Host, IssuanceLinks, Review, Revocation, User,
+    AccessRequest, Alert, CaKey, CertificateRow, Device, Host, IssuanceLinks, Review, Revocation,
+    User,
 };
 use crate::stored::{self, to_i64, to_u64};
 use crate::{rules, Error, Result, Store};
@@ -406,6 +407,13 @@ impl Store for PostgresStore {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(seq.map(to_u64))
+    }
+
+    async fn ca_keys(&self) -> Result<Vec<CaKey>> {
+        let rows = sqlx::query(crate::sql::CA_KEYS)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(stored::ca_key).collect()
     }
 
     async fn pending_reviews(&self) -> Result<Vec<Review>> {

@@ -128,3 +128,14 @@ pub(crate) fn enabled_user(user: &str, disabled: Option<bool>) -> Result<()> {
         Some(false) => Ok(()),
     }
 }
+
+/// Why an earlier CA key could not be retired, given where it stands (`None`: unknown).
+pub(crate) fn not_retirable(fingerprint: &str, state: Option<&str>) -> Error {
+    match state {
+        None => Error::NotFound(format!("CA key {fingerprint}")),
+        Some("active") => Error::Conflict(format!(
+            "{fingerprint} is the signing key; rotate first, then retire it"
+        )),
+        Some(_) => Error::Conflict(format!("{fingerprint} is retired already")),
+    }
+}

@@ -47,6 +47,19 @@ pub(crate) const ACK_REVIEW: &str = "UPDATE break_glass_reviews SET acked_at = $
 /// Whether a review exists.
 pub(crate) const REVIEW_EXISTS: &str = "SELECT serial FROM break_glass_reviews WHERE serial = $1";
 
+/// The active key of a kind steps back when a new one arrives.
+pub(crate) const DEMOTE_ACTIVE_CA_KEY: &str =
+    "UPDATE ca_keys SET state = 'previous' WHERE kind = $1 AND state = 'active'";
+/// A CA key.
+pub(crate) const INSERT_CA_KEY: &str = "INSERT INTO ca_keys (fingerprint, kind, file, public_key, state, added_at) VALUES ($1, $2, $3, $4, $5, $6)";
+/// Retire an earlier key.
+pub(crate) const RETIRE_CA_KEY: &str = "UPDATE ca_keys SET state = 'retired', retired_at = $1 WHERE fingerprint = $2 AND state = 'previous'";
+/// Where a CA key stands.
+pub(crate) const CA_KEY_STATE: &str = "SELECT state FROM ca_keys WHERE fingerprint = $1";
+/// Every CA key, newest first within each kind.
+pub(crate) const CA_KEYS: &str =
+    "SELECT * FROM ca_keys ORDER BY kind DESC, added_at DESC, fingerprint";
+
 /// Every shared statement, for the placeholder check.
 #[cfg(test)]
 const ALL: &[&str] = &[
@@ -68,6 +81,11 @@ const ALL: &[&str] = &[
     SET_HOST_KEY,
     ACK_REVIEW,
     REVIEW_EXISTS,
+    DEMOTE_ACTIVE_CA_KEY,
+    INSERT_CA_KEY,
+    RETIRE_CA_KEY,
+    CA_KEY_STATE,
+    CA_KEYS,
 ];
 
 #[cfg(test)]

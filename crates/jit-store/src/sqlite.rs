@@ -11,7 +11,8 @@ use rusqlite::params;
 
 use crate::ledger::{Change, Committed, Failpoint, RecordFor};
 use crate::model::{
-    AccessRequest, Alert, CertificateRow, Device, Host, IssuanceLinks, Review, Revocation, User,
+    AccessRequest, Alert, CaKey, CertificateRow, Device, Host, IssuanceLinks, Review, Revocation,
+    User,
 };
 use crate::stored::{self, to_i64, to_u64};
 use crate::{Error, Result, Store};
@@ -420,6 +421,12 @@ impl Store for SqliteStore {
                     |row| Ok(to_u64(row.get(0)?)),
                 )
             })
+            .await
+    }
+
+    async fn ca_keys(&self) -> Result<Vec<CaKey>> {
+        self.engine
+            .read(|c| all(c, crate::sql::CA_KEYS, [], |row| stored::ca_key(row)))
             .await
     }
 

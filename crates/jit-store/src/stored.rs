@@ -6,8 +6,8 @@ use jit_log::Entry;
 use sqlx::Row as _;
 
 use crate::model::{
-    AccessRequest, Alert, CertificateRow, Decision, Device, Host, NewAccessRequest, RequestState,
-    Review, Revocation, Revoked, User,
+    AccessRequest, Alert, CaKey, CaKeyState, CaKind, CertificateRow, Decision, Device, Host,
+    NewAccessRequest, RequestState, Review, Revocation, Revoked, User,
 };
 use crate::{Error, Result};
 
@@ -264,5 +264,32 @@ pub(crate) fn review(row: &impl Columns) -> Result<Review> {
         acked_at: row.opt_uint("acked_at")?,
         acked_by: row.opt_text("acked_by")?,
         note: row.opt_text("note")?,
+    })
+}
+
+/// A `ca_keys` row.
+pub(crate) fn ca_key(row: &impl Columns) -> Result<CaKey> {
+    let fingerprint = row.text("fingerprint")?;
+    let bad =
+        |what: &str, value: &str| Error::Corrupt(format!("CA key {fingerprint}: {what} {value:?}"));
+    let kind = row.text("kind")?;
+    let state = row.text("state")?;
+    Ok(CaKey {
+        kind: match kind.as_str() {
+            "user" => CaKind::User,
+            "host" => CaKind::Host,
+            other => return Err(bad("kind", other)),
+        },
+        state: match state.as_str() {
+            "active" => CaKeyState::Active,
+            "previous" => CaKeyState::Previous,
+            "retired" => CaKeyState::Retired,
+            other => return Err(bad("state", other)),
+        },
+        file: row.text("file")?,
+        public_key: row.text("public_key")?,
+        added_at: row.uint("added_at")?,
+        retired_at: row.opt_uint("retired_at")?,
+        fingerprint,
     })
 }

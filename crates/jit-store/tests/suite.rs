@@ -875,6 +875,79 @@ async fn concurrent_totp_attempts_count_at_most_the_limit(store: Arc<dyn Store>)
     );
 }
 
+fn ca_key(fingerprint: &str, state: jit_store::CaKeyState) -> jit_store::CaKey {
+    jit_store::CaKey {
+        fingerprint: fingerprint.into(),
+        kind: jit_store::CaKind::User,
+        file: format!("user_ca-{fingerprint}"),
+        public_key: format!("ssh-ed25519 {fingerprint}"),
+        state,
+        added_at: 100,
+        retired_at: None,
+    }
+}
+
+/// One active key per kind: a rotation demotes the active key, only an earlier key can
+/// retire, and each only once.
+async fn ca_keys_rotate_and_retire(store: Arc<dyn Store>) {
+    use jit_store::{CaKeyState, Change, Error};
+    let add = |fingerprint: &str, state| {
+        store.change(Change::AddCaKey {
+            key: ca_key(fingerprint, state),
+        })
+    };
+    let retire = |fingerprint: &str| {
+        store.change(Change::RetireCaKey {
+            fingerprint: fingerprint.into(),
+            at: 500,
+        })
+    };
+    add("SHA256:old", CaKeyState::Previous).await.unwrap();
+    add("SHA256:a", CaKeyState::Active).await.unwrap();
+    add("SHA256:b", CaKeyState::Active).await.unwrap();
+    assert!(matches!(
+        add("SHA256:b", CaKeyState::Active).await,
+        Err(Error::AlreadyExists(_))
+    ));
+    let states = |keys: Vec<jit_store::CaKey>| {
+        let mut states: Vec<_> = keys.into_iter().map(|k| (k.fingerprint, k.state)).collect();
+        states.sort_by(|a, b| a.0.cmp(&b.0));
+        states
+    };
+    assert_eq!(
+        states(store.ca_keys().await.unwrap()),
+        vec![
+            ("SHA256:a".to_string(), CaKeyState::Previous),
+            ("SHA256:b".to_string(), CaKeyState::Active),
+            ("SHA256:old".to_string(), CaKeyState::Previous),
+        ]
+    );
+    assert!(
+        matches!(retire("SHA256:b").await, Err(Error::Conflict(_))),
+        "the signing key"
+    );
+    assert!(matches!(
+        retire("SHA256:none").await,
+        Err(Error::NotFound(_))
+    ));
+    retire("SHA256:a").await.unwrap();
+    assert!(
+        matches!(retire("SHA256:a").await, Err(Error::Conflict(_))),
+        "once"
+    );
+    let retired = store
+        .ca_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.fingerprint == "SHA256:a")
+        .unwrap();
+    assert_eq!(
+        (retired.state, retired.retired_at),
+        (CaKeyState::Retired, Some(500))
+    );
+}
+
 /// What a change's state looks like in the store's reads (empty where only a repeat of the
 /// change can tell: a token left behind would make the repeat fail).
 async fn state_of(store: &dyn Store, change: &jit_store::Change) -> String {
@@ -914,6 +987,9 @@ async fn state_of(store: &dyn Store, change: &jit_store::Change) -> String {
         }
         Change::SetHostKey { name, .. } => format!("{:?}", store.host(name).await.unwrap()),
         Change::AckReview { .. } => format!("{:?}", store.pending_reviews().await.unwrap()),
+        Change::AddCaKey { .. } | Change::RetireCaKey { .. } => {
+            format!("{:?}", store.ca_keys().await.unwrap())
+        }
         _ => String::new(),
     }
 }
@@ -921,7 +997,7 @@ async fn state_of(store: &dyn Store, change: &jit_store::Change) -> String {
 /// The ledger's promise, change by change: with a failure injected between the state change
 /// and its record, neither is written; then the same change commits with exactly its record.
 async fn every_change_commits_with_its_record_or_not_at_all(store: Arc<dyn Store>) {
-    use jit_store::{ledger, Change, Revocation, Revoked};
+    use jit_store::{ledger, CaKeyState, Change, Revocation, Revoked};
     let (record, row) = issuance(990, 5);
     let links = IssuanceLinks {
         break_glass_reason: Some("db down"),
@@ -1022,6 +1098,20 @@ async fn every_change_commits_with_its_record_or_not_at_all(store: Arc<dyn Store
             at: 1000,
         },
     ];
+    store
+        .change(Change::AddCaKey {
+            key: ca_key("SHA256:ca-1", CaKeyState::Active),
+        })
+        .await
+        .unwrap();
+    let mut changes = changes;
+    changes.push(Change::AddCaKey {
+        key: ca_key("SHA256:ca-2", CaKeyState::Active),
+    });
+    changes.push(Change::RetireCaKey {
+        fingerprint: "SHA256:ca-1".into(),
+        at: 1000,
+    });
     let mut covered: Vec<&str> = Vec::new();
     for change in changes {
         let name = change.name();
@@ -1138,6 +1228,7 @@ macro_rules! store_suite {
             case!(concurrent_totp_attempts_count_at_most_the_limit);
             case!(every_change_commits_with_its_record_or_not_at_all);
             case!(a_refused_change_writes_no_record);
+            case!(ca_keys_rotate_and_retire);
         }
     };
 }

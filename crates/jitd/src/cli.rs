@@ -127,7 +127,7 @@ pub enum CaCommand {
         log: bool,
     },
     /// Add a new CA key that signs from now on; the old one stays published and trusted
-    /// until `jitd ca retire`. Restart `jitd serve` afterwards.
+    /// until `jitd ca retire`. A running `jitd serve` switches to it within seconds.
     Rotate {
         /// Rotate the user CA.
         #[arg(long, conflicts_with = "host", required_unless_present = "host")]
@@ -141,15 +141,21 @@ pub enum CaCommand {
         /// Write the new key unencrypted.
         #[arg(long)]
         insecure_no_passphrase: bool,
+        /// Who rotates, for the log (default: $SUDO_USER or $USER).
+        #[arg(long)]
+        by: Option<String>,
     },
     /// Remove an earlier CA key (by its SHA256: fingerprint) once every certificate it
-    /// signed has expired. Restart `jitd serve` afterwards.
+    /// signed has expired. A running `jitd serve` stops trusting it within seconds.
     Retire {
         /// Fingerprint of the key, as `ssh-keygen -lf` prints it (`SHA256:...`).
         fingerprint: String,
         /// Retire it even though certificates it signed are still valid (they stop working).
         #[arg(long)]
         force: bool,
+        /// Who retires, for the log (default: $SUDO_USER or $USER).
+        #[arg(long)]
+        by: Option<String>,
     },
 }
 

@@ -8,6 +8,8 @@
 //! - [`enroll`], [`issue`], [`requests`]: enrollment, issuance, approvals.
 //! - [`hosts`]: host certificates (enroll with a token, renew signed by the host key).
 //! - [`revoke`]: revocation and the KRL served at `/v1/krl`.
+//! - [`ca_keys`]: the CA keys in force, kept in the store with their log records.
+//! - [`policy_load`]: recording (and reloading) the policy in force.
 //! - [`transparency`]: the log's Merkle tree, signed checkpoints and proofs.
 //! - [`alerts`], [`metrics`]: webhook alerts (queued, retried) and Prometheus metrics.
 //! - [`state`], [`clock`]: shared state; time and randomness passed in.
@@ -18,6 +20,7 @@
 pub mod alerts;
 pub mod api;
 pub mod auth;
+pub mod ca_keys;
 pub mod cli;
 pub mod clock;
 pub mod commands;
@@ -29,6 +32,7 @@ pub mod housekeeping;
 pub mod issue;
 pub mod metrics;
 pub mod otp;
+pub mod policy_load;
 pub mod requests;
 pub mod revoke;
 pub mod server;

@@ -7,7 +7,7 @@ use sqlx::{PgConnection, Row as _};
 
 use super::log::{append_in, Head};
 use crate::ledger::{Applied, Change, Committed, Failpoint, RecordFor};
-use crate::model::Revocation;
+use crate::model::{CaKeyState, Revocation};
 use crate::stored::{self, json_list, to_i64};
 use crate::{rules, sql, Error, Result};
 
@@ -234,6 +234,42 @@ async fn apply(conn: &mut PgConnection, change: &Change) -> Result<Applied> {
                 .map(|row| row.try_get::<i64, _>(0))
                 .transpose()?;
             return Err(rules::review_not_open(*serial, exists.is_some()));
+        }
+        Change::AddCaKey { key } => {
+            if key.state == CaKeyState::Active {
+                sqlx::query(sql::DEMOTE_ACTIVE_CA_KEY)
+                    .bind(key.kind.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            sqlx::query(sql::INSERT_CA_KEY)
+                .bind(&key.fingerprint)
+                .bind(key.kind.as_str())
+                .bind(&key.file)
+                .bind(&key.public_key)
+                .bind(key.state.as_str())
+                .bind(to_i64(key.added_at))
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| {
+                    rules::on_unique(e, || {
+                        Error::AlreadyExists(format!("CA key {}", key.fingerprint))
+                    })
+                })?;
+        }
+        Change::RetireCaKey { fingerprint, at } => {
+            let done = sqlx::query(sql::RETIRE_CA_KEY)
+                .bind(to_i64(*at))
+                .bind(fingerprint)
+                .execute(&mut *conn)
+                .await?;
+            if done.rows_affected() == 0 {
+                let state: Option<String> = sqlx::query_scalar(sql::CA_KEY_STATE)
+                    .bind(fingerprint)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                return Err(rules::not_retirable(fingerprint, state.as_deref()));
+            }
         }
     }
     Ok(Applied::Done)

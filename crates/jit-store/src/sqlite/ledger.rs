@@ -5,7 +5,7 @@ use rusqlite::{params, Connection};
 
 use super::query::{column, execute, first, insert_new};
 use crate::ledger::{Applied, Change, Committed, Failpoint, RecordFor};
-use crate::model::Revocation;
+use crate::model::{CaKeyState, Revocation};
 use crate::stored::{self, json_list, to_i64};
 use crate::{rules, sql, Error, Result};
 
@@ -179,6 +179,30 @@ fn apply(c: &Connection, change: &Change) -> Result<Applied> {
             }
             let exists = first(c, sql::REVIEW_EXISTS, [to_i64(*serial)], column::<i64>)?;
             return Err(rules::review_not_open(*serial, exists.is_some()));
+        }
+        Change::AddCaKey { key } => {
+            if key.state == CaKeyState::Active {
+                execute(c, sql::DEMOTE_ACTIVE_CA_KEY, [key.kind.as_str()])?;
+            }
+            insert_new(
+                c,
+                sql::INSERT_CA_KEY,
+                params![
+                    key.fingerprint,
+                    key.kind.as_str(),
+                    key.file,
+                    key.public_key,
+                    key.state.as_str(),
+                    to_i64(key.added_at),
+                ],
+                || Error::AlreadyExists(format!("CA key {}", key.fingerprint)),
+            )?;
+        }
+        Change::RetireCaKey { fingerprint, at } => {
+            if execute(c, sql::RETIRE_CA_KEY, params![to_i64(*at), fingerprint])? == 0 {
+                let state: Option<String> = first(c, sql::CA_KEY_STATE, [fingerprint], column)?;
+                return Err(rules::not_retirable(fingerprint, state.as_deref()));
+            }
         }
     }
     Ok(Applied::Done)

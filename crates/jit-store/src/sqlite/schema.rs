@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/sqlite/0004_checkpoints.sql"),
     ),
+    (9, include_str!("../../migrations/sqlite/0009_ca_keys.sql")),
 ];
 
 /// Create the database file owner-only (0600) before SQLite does, so the TOTP secrets in

@@ -1,39 +1,24 @@
 //! `jitd ca show | rotate | retire`: the CA public keys, and replacing a CA key without an
-//! outage (old and new are both published and trusted until the old one retires).
+//! outage (old and new are both published and trusted until the old one retires). The keys
+//! in force are kept in the store, each change committed with its log record
+//! ([`crate::ca_keys`]); running `jitd serve` processes pick a change up by themselves.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use jit_ca::signer::CaSigner as _;
-use jit_ca::PublicKey;
+use jit_store::{CaKeyState, CaKind, Change};
 
+use crate::ca_keys::{key_of_file, record};
 use crate::cli::CaCommand;
-use crate::config::{Config, CONFIG_FILE};
-
-/// Public keys of the earlier CA key files (read without the passphrase).
-pub fn previous_keys(data_dir: &Path, files: &[PathBuf]) -> anyhow::Result<Vec<PublicKey>> {
-    files
-        .iter()
-        .map(|file| {
-            let path = data_dir.join(file);
-            jit_ca::custody::public_key_of_file(&path)
-                .with_context(|| format!("earlier CA key {}", path.display()))
-        })
-        .collect()
-}
-
-/// The active key file and the earlier ones, for the user or the host CA.
-fn keys_of(config: &Config, host: bool) -> (PathBuf, Vec<PathBuf>) {
-    match host {
-        false => (config.user_ca_key.clone(), config.user_ca_previous.clone()),
-        true => (config.host_ca_key.clone(), config.host_ca_previous.clone()),
-    }
-}
 
 /// Run a CA command.
 pub async fn run(data_dir: &Path, command: CaCommand) -> anyhow::Result<ExitCode> {
-    let mut config = Config::load(data_dir)?;
+    let (config, store) = super::open(data_dir).await?;
+    let (_, policy_hash) = super::policy_text(data_dir, &config)?;
+    let now = super::now();
+    crate::ca_keys::adopt(store.as_ref(), data_dir, &config, &policy_hash, now).await?;
     match command {
         CaCommand::Show { user, host, log } => {
             if log {
@@ -42,14 +27,16 @@ pub async fn run(data_dir: &Path, command: CaCommand) -> anyhow::Result<ExitCode
                 println!("{}", key.to_openssh().map_err(anyhow::Error::msg)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            for (is_host, wanted) in [(false, !host), (true, !user)] {
+            // Active key first, then earlier ones (newest first), per kind.
+            let keys = store.ca_keys().await?;
+            for (kind, wanted) in [(CaKind::User, !host), (CaKind::Host, !user)] {
                 if !wanted {
                     continue;
                 }
-                let (active, previous) = keys_of(&config, is_host);
-                for file in std::iter::once(active).chain(previous) {
-                    let key = jit_ca::custody::public_key_of_file(&data_dir.join(&file))?;
-                    println!("{}", key.to_openssh().map_err(anyhow::Error::msg)?);
+                for state in [CaKeyState::Active, CaKeyState::Previous] {
+                    for key in keys.iter().filter(|k| k.kind == kind && k.state == state) {
+                        println!("{}", key.public_key);
+                    }
                 }
             }
         }
@@ -58,28 +45,30 @@ pub async fn run(data_dir: &Path, command: CaCommand) -> anyhow::Result<ExitCode
             host,
             passphrase,
             insecure_no_passphrase,
+            by,
         } => {
             let passphrase = super::passphrase(&passphrase)?;
             if passphrase.is_none() && !insecure_no_passphrase {
                 bail!("give the passphrase for the new key with --passphrase-file or JITD_CA_PASSPHRASE (or --insecure-no-passphrase)");
             }
-            let (active, mut previous) = keys_of(&config, host);
-            let kind = if host { "host" } else { "user" };
-            let file = PathBuf::from(format!("{kind}_ca-{}", super::now()));
+            let kind = if host { CaKind::Host } else { CaKind::User };
+            let file = PathBuf::from(format!("{}_ca-{now}", kind.as_str()));
+            // The new file is inert until the store names it (a crash leaves a stray file).
             let signer = jit_ca::custody::generate_key_file(
                 &mut rand::rngs::OsRng,
                 &data_dir.join(&file),
-                &format!("jit {kind} CA"),
+                &format!("jit {} CA", kind.as_str()),
                 passphrase.as_ref(),
             )?;
-            previous.insert(0, active);
-            match host {
-                false => (config.user_ca_key, config.user_ca_previous) = (file.clone(), previous),
-                true => (config.host_ca_key, config.host_ca_previous) = (file.clone(), previous),
-            }
-            write_config(data_dir, &config)?;
+            let key = key_of_file(data_dir, &file, kind, CaKeyState::Active, now)?;
+            let operator = super::operator_record(by);
+            let record = record(&key, "rotated", Some(operator), &policy_hash, now);
+            store
+                .commit(Change::AddCaKey { key }, jit_store::ledger::record(record))
+                .await?;
             println!(
-                "new {kind} CA key {} ({}) signs from now on:",
+                "new {} CA key {} ({}) signs from now on:",
+                kind.as_str(),
                 file.display(),
                 signer.fingerprint()
             );
@@ -87,28 +76,25 @@ pub async fn run(data_dir: &Path, command: CaCommand) -> anyhow::Result<ExitCode
             println!(
                 "the earlier key(s) stay published and trusted until `jitd ca retire FINGERPRINT`"
             );
-            println!(
-                "restart `jitd serve`; hosts pick the new key up at their next `jit host sync`"
-            );
+            println!("running `jitd serve` processes switch to it within seconds; hosts pick it up at their next `jit host sync`");
         }
-        CaCommand::Retire { fingerprint, force } => {
-            let (_, store) = super::open(data_dir).await?;
-            let mut retired = None;
-            for host in [false, true] {
-                let (_, previous) = keys_of(&config, host);
-                for file in &previous {
-                    let key = jit_ca::custody::public_key_of_file(&data_dir.join(file))?;
-                    if jit_ca::device::fingerprint(&key) == fingerprint {
-                        retired = Some((host, file.clone()));
-                    }
-                }
-            }
-            let Some((host, file)) = retired else {
-                bail!("{fingerprint} is not an earlier CA key (the signing key cannot be retired; rotate first). `jitd ca show` lists them");
+        CaCommand::Retire {
+            fingerprint,
+            force,
+            by,
+        } => {
+            let keys = store.ca_keys().await?;
+            let Some(key) = keys.iter().find(|k| k.fingerprint == fingerprint) else {
+                bail!("{fingerprint} is not a CA key of this jitd; `jitd ca show` lists them");
             };
-            if !host {
+            match key.state {
+                CaKeyState::Active => bail!("{fingerprint} is the signing key and cannot be retired; rotate first (`jitd ca rotate`)"),
+                CaKeyState::Retired => bail!("{fingerprint} is retired already"),
+                CaKeyState::Previous => {}
+            }
+            if key.kind == CaKind::User {
                 let live = store
-                    .unexpired_certificates_by_ca(&fingerprint, super::now())
+                    .unexpired_certificates_by_ca(&fingerprint, now)
                     .await?;
                 if !live.is_empty() && !force {
                     let last = live
@@ -123,38 +109,32 @@ pub async fn run(data_dir: &Path, command: CaCommand) -> anyhow::Result<ExitCode
                     );
                 }
             }
-            let list = if host {
-                &mut config.host_ca_previous
-            } else {
-                &mut config.user_ca_previous
+            let operator = super::operator_record(by);
+            let record = record(key, "retired", Some(operator), &policy_hash, now);
+            let change = Change::RetireCaKey {
+                fingerprint: fingerprint.clone(),
+                at: now,
             };
-            list.retain(|f| f != &file);
-            write_config(data_dir, &config)?;
+            store
+                .commit(change, jit_store::ledger::record(record))
+                .await?;
+            // The store no longer names the file; moving it aside is tidying up.
             let retired_dir = data_dir.join("retired");
             std::fs::create_dir_all(&retired_dir)?;
-            std::fs::rename(data_dir.join(&file), retired_dir.join(&file)).with_context(|| {
+            let file = PathBuf::from(&key.file);
+            std::fs::rename(
+                data_dir.join(&file),
+                retired_dir.join(file.file_name().unwrap_or(file.as_os_str())),
+            )
+            .with_context(|| {
                 format!(
-                    "cannot move {} to {}",
+                    "{fingerprint} is retired, but its key file {} could not be moved to {}",
                     file.display(),
                     retired_dir.display()
                 )
             })?;
-            println!("retired {fingerprint} (key file moved to retired/); restart `jitd serve`");
+            println!("retired {fingerprint} (key file moved to retired/); running `jitd serve` processes stop trusting it within seconds");
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Replace jitd.toml atomically (write, fsync, rename).
-fn write_config(data_dir: &Path, config: &Config) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    config.validate()?;
-    let path = data_dir.join(CONFIG_FILE);
-    let temp = data_dir.join(format!(".{CONFIG_FILE}.tmp"));
-    let mut file =
-        std::fs::File::create(&temp).with_context(|| format!("cannot write {}", temp.display()))?;
-    file.write_all(config.render().as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&temp, &path).with_context(|| format!("cannot replace {}", path.display()))?;
-    Ok(())
 }

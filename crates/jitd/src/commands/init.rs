@@ -70,7 +70,16 @@ pub async fn run(data_dir: &Path, args: InitArgs) -> anyhow::Result<ExitCode> {
         jit_policy::EXAMPLE_POLICY,
     )?;
     std::fs::write(data_dir.join(CONFIG_FILE), config.render())?;
-    jit_store::open(&config.database, data_dir).await?;
+    let store = jit_store::open(&config.database, data_dir).await?;
+    let policy_hash = jit_policy::hash_text(jit_policy::EXAMPLE_POLICY);
+    crate::ca_keys::adopt(
+        store.as_ref(),
+        data_dir,
+        &config,
+        &policy_hash,
+        super::now(),
+    )
+    .await?;
 
     println!("jit CA created in {}", data_dir.display());
     println!(

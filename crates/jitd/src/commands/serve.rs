@@ -19,14 +19,10 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.listen = listen;
     }
     let passphrase = super::passphrase(&args.passphrase)?;
-    let user_ca = jit_ca::custody::load_key_file(
-        &config.path(data_dir, &config.user_ca_key),
-        passphrase.as_ref(),
-    )?;
-    let host_ca = jit_ca::custody::load_key_file(
-        &config.path(data_dir, &config.host_ca_key),
-        passphrase.as_ref(),
-    )?;
+    let (policy_text, policy_hash) = super::policy_text(data_dir, &config)?;
+    let now = super::now();
+    crate::ca_keys::adopt(store.as_ref(), data_dir, &config, &policy_hash, now).await?;
+    let cas = crate::ca_keys::load(store.as_ref(), data_dir, passphrase.as_ref()).await?;
     let log_key_path = config.path(data_dir, &config.log_key);
     let log_key = jit_ca::custody::load_key_file(&log_key_path, passphrase.as_ref()).with_context(|| {
         format!(
@@ -37,8 +33,7 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     drop(passphrase);
-    let (text, _) = super::policy_text(data_dir, &config)?;
-    let policy = jit_policy::Policy::parse(&text).map_err(|errors| {
+    let policy = jit_policy::Policy::parse(&policy_text).map_err(|errors| {
         anyhow::anyhow!(
             "the policy file has errors (fix them, then check with `jitd policy check`):\n{errors}"
         )
@@ -62,11 +57,11 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let state = Arc::new(AppState {
         store,
         policy: Arc::new(policy),
-        user_ca: Arc::new(user_ca),
-        host_ca: Arc::new(host_ca),
+        user_ca: Arc::new(cas.user_ca),
+        host_ca: Arc::new(cas.host_ca),
         log_key: Arc::new(log_key),
-        user_ca_previous: super::ca::previous_keys(data_dir, &config.user_ca_previous)?,
-        host_ca_previous: super::ca::previous_keys(data_dir, &config.host_ca_previous)?,
+        user_ca_previous: cas.user_previous,
+        host_ca_previous: cas.host_previous,
         clock: clock.clone(),
         randomness: Arc::new(OsRandomness),
         settings: Settings {
@@ -81,6 +76,9 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         log_tree: crate::transparency::LogTree::default(),
     });
     tracing::info!(policy = %state.policy.hash(), roles = state.policy.roles().count(), "policy loaded");
+    crate::policy_load::record(&state, "started", None)
+        .await
+        .context("cannot record the policy in force in the log")?;
     // One shutdown signal, seen by the server, the checkpointer and the alert worker.
     let signal = crate::server::shutdown_signal()?;
     let (stop, stopping) = tokio::sync::watch::channel(false);

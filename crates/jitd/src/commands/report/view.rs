@@ -109,6 +109,8 @@ pub fn type_name(event: &Event) -> &'static str {
         Event::Revoked(_) => "revoked",
         Event::Registered(_) => "registered",
         Event::Host(_) => "host",
+        Event::Ca(_) => "ca",
+        Event::Policy(_) => "policy",
         _ => "other",
     }
 }
@@ -185,6 +187,8 @@ pub fn detail(event: &Event) -> String {
             "device {:?} {} registered, waiting for its first code",
             e.device_name, e.device
         ),
+        Event::Ca(c) => format!("{} CA key {} {}", c.ca, c.fingerprint, c.action),
+        Event::Policy(p) => format!("policy {}; roles {}", p.action, p.roles.join(",")),
         Event::Host(h) => {
             let mut text = format!(
                 "{} {}; principals {}",
