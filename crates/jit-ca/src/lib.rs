@@ -10,13 +10,13 @@
 //! - [`user_cert`]: building and signing OpenSSH user certificates, validity arithmetic.
 //! - [`serial`]: random, non-zero serials.
 //! - [`device`]: client and device public keys, fingerprints, request signatures.
-//! - [`krl`]: OpenSSH key revocation lists (revoked serials, key IDs and keys) for sshd.
+//!
+//! The KRL wire format lives in `jit-krl`, shared with the host side.
 #![forbid(unsafe_code)]
 
 pub mod checkpoint;
 pub mod custody;
 pub mod device;
-pub mod krl;
 pub mod serial;
 pub mod signer;
 pub mod user_cert;
@@ -77,9 +77,6 @@ pub enum Error {
     /// A certificate field was rejected (empty principals, bad key ID...).
     #[error("cannot build the certificate: {0}")]
     Certificate(String),
-    /// A revocation list could not be encoded (serial 0, a NUL byte, too large...).
-    #[error("cannot build the KRL: {0}")]
-    Krl(String),
 }
 
 /// Result alias of the CA crate.

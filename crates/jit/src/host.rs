@@ -6,7 +6,8 @@
 //! - [`renew`] (`jit host renew`): a new host certificate before the old one expires,
 //!   asked for with a request signed by the host key itself.
 //! - [`sync`] (`jit host sync`): the user CA keys and the KRL for sshd, replaced only by
-//!   complete, sane downloads; [`krl`] checks that a KRL is one.
+//!   complete, sane downloads (a KRL must parse with `jit_krl::Krl::parse`, the reader
+//!   the host daemon uses too).
 //!
 //! Files in the host directory (default `/etc/ssh/jit`, mode 0755): `host.json`
 //! ([`HostConfig`]), `user_ca.pub` (sshd `TrustedUserCAKeys`), `revoked.krl` (sshd
@@ -14,7 +15,6 @@
 //! (written by setup.sh). The host certificate lives next to the host key.
 
 pub mod enroll;
-pub mod krl;
 pub mod principals;
 pub mod renew;
 pub mod sync;

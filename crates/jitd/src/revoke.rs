@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use jit_ca::krl::{CertificateRevocations, Krl};
 use jit_ca::PublicKey;
+use jit_krl::{CertificateRevocations, Krl};
 use jit_log::{Event, Operator, Record, RevocationRecord};
 use jit_proto::api::{RevokeOwn, RevokeOwnResponse};
 use jit_proto::ErrorCode;
@@ -153,12 +153,21 @@ pub async fn revoke(
     Ok(serials)
 }
 
+/// A KRL as served: its version (`X-KRL-Version`) and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedKrl {
+    /// The KRL version written in it.
+    pub version: u64,
+    /// The binary KRL.
+    pub bytes: Vec<u8>,
+}
+
 /// The KRL for `ca_keys` as of `now`.
 pub async fn build_krl(
     store: &dyn Store,
     ca_keys: &[PublicKey],
     now: u64,
-) -> Result<Vec<u8>, KrlError> {
+) -> Result<EncodedKrl, KrlError> {
     let revocations = store.revocations(now).await?;
     // Version and date come from the revocations themselves, so the bytes (and the ETag hosts
     // send back) only change when the content does.
@@ -202,8 +211,13 @@ pub async fn build_krl(
             krl.explicit_keys.push(key);
         }
     }
-    krl.encode()
-        .map_err(|e| KrlError(format!("KRL encoding failed: {e}")))
+    let bytes = krl
+        .encode()
+        .map_err(|e| KrlError(format!("KRL encoding failed: {e}")))?;
+    Ok(EncodedKrl {
+        version: krl.version,
+        bytes,
+    })
 }
 
 /// Why the KRL could not be built: a revocation that cannot be read or encoded. Never
@@ -224,8 +238,8 @@ pub async fn krl(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let now = state.clock.now();
-    let bytes = match build_krl(state.store.as_ref(), &state.user_ca_keys(), now).await {
-        Ok(bytes) => bytes,
+    let krl = match build_krl(state.store.as_ref(), &state.user_ca_keys(), now).await {
+        Ok(krl) => krl,
         Err(error) => {
             let text = format!("the KRL cannot be built, so hosts keep their last one: {error}");
             let details = crate::alerts::fields([("error", serde_json::json!(error.0))]);
@@ -240,8 +254,8 @@ pub async fn krl(
             .hint("keep the KRL you have; the jit operator was alerted (see the server log)"));
         }
     };
+    let EncodedKrl { version, bytes } = krl;
     let etag = format!("\"{}\"", hex::encode(Sha256::digest(&bytes)));
-    let version = bytes_version(&bytes);
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -260,17 +274,10 @@ pub async fn krl(
     if let Ok(value) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, value);
     }
-    if let Some(version) = version {
-        if let Ok(value) = HeaderValue::from_str(&version.to_string()) {
-            h.insert("x-krl-version", value);
-        }
+    if let Ok(value) = HeaderValue::from_str(&version.to_string()) {
+        h.insert("x-krl-version", value);
     }
     Ok(response)
-}
-
-/// The KRL version field (bytes 12..20 after the magic and format version).
-fn bytes_version(krl: &[u8]) -> Option<u64> {
-    Some(u64::from_be_bytes(krl.get(12..20)?.try_into().ok()?))
 }
 
 /// `POST /v1/certificates/revoke` (device-signed): an engineer revokes their own certificates.

@@ -1,6 +1,6 @@
 //! Revocation end to end inside jitd: certificates issued over the API, revoked by serial,
 //! key ID and user, then `GET /v1/krl` checked certificate by certificate with the real
-//! `ssh-keygen -Q`, which must agree with the store.
+//! `ssh-keygen -Q`, which must agree with the store and with `jit-krl`'s check.
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic on purpose
 
 #[path = "support/fixture.rs"]
@@ -157,9 +157,17 @@ async fn the_krl_revokes_exactly_what_was_revoked() {
     assert_eq!(status, StatusCode::OK);
     assert_ne!(new_etag, etag);
     std::fs::write(&krl_path, &bytes).unwrap();
+    // The host side's reader (jit-krl) answers as OpenSSH does.
+    let parsed = jit_krl::Krl::parse(&bytes).unwrap();
     for (user, serial, _, cert) in &certs {
         let expected = matches!(*user, "alice" | "bob" | "carol");
         assert_eq!(revoked(&krl_path, cert), expected, "{user}");
+        let certificate = jit_krl::Certificate::read_file(cert).unwrap();
+        assert_eq!(
+            parsed.is_revoked_certificate(&certificate),
+            expected,
+            "jit-krl agrees for {user}"
+        );
         assert_eq!(
             store.is_serial_revoked(*serial).await.unwrap(),
             expected,

@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use ssh_key::PublicKey;
 
-use super::{krl, prepare_dir, HostConfig};
+use super::{prepare_dir, HostConfig};
 use crate::atomic;
 use crate::cli::HostSyncArgs;
 use crate::clock::{self, rfc3339, short_duration};
@@ -271,13 +271,17 @@ pub fn check_user_ca(bytes: &[u8]) -> Result<String, String> {
     }
 }
 
-/// A KRL ([`krl::check`]).
+/// A KRL that sshd will load: read whole and strictly by [`jit_krl::Krl::parse`] (sshd
+/// refuses every key login when its `RevokedKeys` file cannot be read).
 pub fn check_krl(bytes: &[u8]) -> Result<String, String> {
-    let info = krl::check(bytes).map_err(|e| e.to_string())?;
+    let krl = jit_krl::Krl::parse(bytes).map_err(|e| e.to_string())?;
+    let keys =
+        krl.explicit_keys.len() + krl.sha1_fingerprints.len() + krl.sha256_fingerprints.len();
     Ok(format!(
-        "KRL version {}, {} section(s), {} bytes",
-        info.version,
-        info.sections,
+        "KRL version {}, {} CA section(s), {} revoked key(s), {} bytes",
+        krl.version,
+        krl.certificates.len(),
+        keys,
         bytes.len()
     ))
 }

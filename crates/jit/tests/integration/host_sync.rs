@@ -19,7 +19,7 @@ fn sync_writes_both_files_and_an_unchanged_etag_keeps_them() {
     assert_eq!(mode(&host.file("revoked.krl")), 0o644);
     assert_eq!(mode(&host.file("user_ca.pub")), 0o644);
     assert!(
-        stdout(&out).contains("jit: revoked.krl: updated (KRL version 1, 0 section(s), 44 bytes)"),
+        stdout(&out).contains("jit: revoked.krl: updated (KRL version 1, 0 CA section(s), 0 revoked key(s), 44 bytes)"),
         "{}",
         text(&out)
     );
@@ -158,7 +158,9 @@ fn garbage_or_truncated_answers_are_refused_and_the_old_files_kept() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("the server's /v1/krl was refused: it does not start with the KRL magic"),
+        err.contains(
+            "the server's /v1/krl was refused: not a usable KRL: it does not start with the KRL magic"
+        ),
         "{err}"
     );
     assert!(
@@ -180,7 +182,11 @@ fn garbage_or_truncated_answers_are_refused_and_the_old_files_kept() {
     }
     let out = host.sync(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(stderr(&out).contains("it is truncated"), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("not a usable KRL: truncated"),
+        "{}",
+        text(&out)
+    );
     assert!(
         stderr(&out).contains("it holds no public key"),
         "{}",
@@ -188,6 +194,32 @@ fn garbage_or_truncated_answers_are_refused_and_the_old_files_kept() {
     );
     assert_eq!(std::fs::read(host.file("revoked.krl")).unwrap(), krl);
     assert_eq!(std::fs::read(host.file("user_ca.pub")).unwrap(), user_ca);
+
+    // Well framed, but not a KRL sshd 9.2 loads (it would then refuse every key login): an
+    // extension section (OpenSSH 9.4+), a certificates section that holds no CA key, and a
+    // revoked serial 0.
+    let mut serial_zero = vec![0, 0, 0, 0, 0, 0, 0, 0, 0x20, 0, 0, 0, 8];
+    serial_zero.extend_from_slice(&0u64.to_be_bytes());
+    let cases: [(u8, &[u8], &str); 3] = [
+        (255, b"", "unknown section type 255"),
+        (1, b"ca and serials", "truncated"),
+        (1, &serial_zero, "serial 0"),
+    ];
+    for (kind, body, why) in cases {
+        let mut framed = empty_krl(8);
+        framed.push(kind);
+        framed.extend_from_slice(&u32::try_from(body.len()).unwrap().to_be_bytes());
+        framed.extend_from_slice(body);
+        host.server.state.lock().unwrap().hosts.krl = framed;
+        let out = host.sync(&[]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(
+            stderr(&out).contains(&format!("/v1/krl was refused: not a usable KRL: {why}")),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(std::fs::read(host.file("revoked.krl")).unwrap(), krl);
+    }
 }
 
 #[test]

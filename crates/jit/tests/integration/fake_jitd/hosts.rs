@@ -65,13 +65,9 @@ impl Store {
 
 /// A KRL without revocations, as `ssh-keygen -k` writes it, with `version`.
 pub fn empty_krl(version: u64) -> Vec<u8> {
-    let mut krl = b"SSHKRL\n\0".to_vec();
-    krl.extend_from_slice(&1u32.to_be_bytes());
-    krl.extend_from_slice(&version.to_be_bytes());
-    krl.extend_from_slice(&jit::clock::now().to_be_bytes());
-    krl.extend_from_slice(&0u64.to_be_bytes());
-    krl.extend_from_slice(&[0u8; 8]); // reserved, comment: empty strings
-    krl
+    jit_krl::empty(version, jit::clock::now())
+        .encode()
+        .expect("an empty KRL encodes")
 }
 
 /// The ETag the fake gives `bytes` (jitd's form: quoted SHA-256).

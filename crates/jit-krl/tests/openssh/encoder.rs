@@ -1,169 +1,12 @@
-//! The KRL encoder checked against real OpenSSH: certificates made by `ssh-keygen -s`,
+//! The encoder checked against real OpenSSH: certificates made by `ssh-keygen -s`,
 //! KRLs written by [`Krl::encode`], answers from `ssh-keygen -Q`, and reference KRLs made
 //! by `ssh-keygen -k` from the same revocation spec.
-#![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::process::{Command, Output};
 
-use jit_ca::krl::{self, CertificateRevocations, Krl};
-use jit_ca::PublicKey;
+use jit_krl as krl;
 
-const HEADER_BYTES: usize = 8 + 4 + 8 + 8 + 8 + 4 + 4;
-/// Section type and length, CA key string (Ed25519 blob: 51 bytes), empty reserved string.
-const ED25519_CA_SECTION_HEADER: usize = 1 + 4 + 4 + 51 + 4;
-
-/// A scratch directory with keys, certificates and KRLs, driven through `ssh-keygen`.
-struct Lab {
-    dir: tempfile::TempDir,
-}
-
-impl Lab {
-    fn new() -> Self {
-        let found = Command::new("ssh-keygen").arg("-?").output();
-        if found.is_err() {
-            panic!("ssh-keygen is missing: apt-get install -y openssh-client");
-        }
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn keygen_cmd(&self, args: &[&str]) -> Output {
-        let output = Command::new("ssh-keygen")
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap();
-        output
-    }
-
-    fn run_ok(&self, args: &[&str]) {
-        let output = self.keygen_cmd(args);
-        assert!(
-            output.status.success(),
-            "ssh-keygen {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-
-    /// A new Ed25519 key pair `name` / `name.pub`; returns the public key.
-    fn key(&self, name: &str) -> PublicKey {
-        self.run_ok(&["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", name]);
-        PublicKey::from_openssh(
-            &std::fs::read_to_string(self.path(&format!("{name}.pub"))).unwrap(),
-        )
-        .unwrap()
-    }
-
-    /// A certificate of `key` signed by `ca`; returns the certificate file's name.
-    fn cert(&self, ca: &str, key: &str, id: &str, serial: u64) -> String {
-        let stem = format!("{key}-by-{ca}-{serial}-{}", id.replace(['@', ' '], "_"));
-        std::fs::copy(
-            self.path(&format!("{key}.pub")),
-            self.path(&format!("{stem}.pub")),
-        )
-        .unwrap();
-        let serial = serial.to_string();
-        self.run_ok(&[
-            "-q",
-            "-s",
-            ca,
-            "-I",
-            id,
-            "-n",
-            "p",
-            "-z",
-            &serial,
-            &format!("{stem}.pub"),
-        ]);
-        format!("{stem}-cert.pub")
-    }
-
-    fn write(&self, name: &str, krl: &Krl) -> Vec<u8> {
-        let bytes = krl.encode().unwrap();
-        std::fs::write(self.path(name), &bytes).unwrap();
-        bytes
-    }
-
-    /// `ssh-keygen -k` from a spec (`serial: N`, `serial: A-B`, `id: X`, `key: ...`).
-    fn reference(&self, name: &str, ca: Option<&str>, spec: &str) -> Vec<u8> {
-        let spec_name = format!("{name}.spec");
-        std::fs::write(self.path(&spec_name), spec).unwrap();
-        let ca_pub = ca.map(|ca| format!("{ca}.pub"));
-        let mut args = vec!["-k", "-f", name];
-        if let Some(ca_pub) = &ca_pub {
-            args.extend(["-s", ca_pub.as_str()]);
-        }
-        args.push(&spec_name);
-        self.run_ok(&args);
-        std::fs::read(self.path(name)).unwrap()
-    }
-
-    /// `ssh-keygen -Q -f krl file`: true when REVOKED (exit 1), false when ok (exit 0);
-    /// anything else (a KRL OpenSSH cannot read) fails the test.
-    fn revoked(&self, krl: &str, file: &str) -> bool {
-        let output = self.keygen_cmd(&["-Q", "-f", krl, file]);
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let code = output.status.code();
-        match (code, stdout.trim_end()) {
-            (Some(1), line) if line.starts_with(file) && line.ends_with(": REVOKED") => true,
-            (Some(0), line) if line.starts_with(file) && line.ends_with(": ok") => false,
-            _ => panic!(
-                "unexpected ssh-keygen -Q answer for {file} against {krl}: {code:?} {stdout:?} {}",
-                String::from_utf8_lossy(&output.stderr)
-            ),
-        }
-    }
-
-    /// `ssh-keygen -Q` over many files at once: file -> revoked.
-    fn revoked_all(&self, krl: &str, files: &[String]) -> BTreeMap<String, bool> {
-        let mut args = vec!["-Q", "-f", krl];
-        args.extend(files.iter().map(String::as_str));
-        let output = self.keygen_cmd(&args);
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let mut answers = BTreeMap::new();
-        for line in stdout.lines() {
-            let (file, _) = line.split_once(' ').unwrap();
-            let revoked = match line.rsplit_once(": ").unwrap().1 {
-                "REVOKED" => true,
-                "ok" => false,
-                other => panic!("unexpected answer {other:?} in {line:?}"),
-            };
-            answers.insert(file.to_string(), revoked);
-        }
-        assert_eq!(answers.len(), files.len(), "{stdout} {:?}", output.stderr);
-        let any = answers.values().any(|&r| r);
-        assert_eq!(output.status.code(), Some(i32::from(any)), "{stdout}");
-        answers
-    }
-
-    /// `ssh-keygen -Ql`: what OpenSSH read from the KRL, without the header lines that
-    /// differ between two KRLs with the same revocations.
-    fn listing(&self, krl: &str) -> String {
-        let output = self.keygen_cmd(&["-Ql", "-f", krl]);
-        assert!(output.status.success(), "{output:?}");
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter(|l| !l.starts_with("# KRL version") && !l.starts_with("# Generated at"))
-            .filter(|l| !l.starts_with("# Comment"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-}
-
-fn revocations(ca: &PublicKey, serials: &[u64], key_ids: &[&str]) -> CertificateRevocations {
-    CertificateRevocations {
-        ca_key: ca.clone(),
-        serials: serials.to_vec(),
-        key_ids: key_ids.iter().map(|s| s.to_string()).collect(),
-    }
-}
+use super::lab::{revocations, Lab, Rng, ED25519_CA_SECTION_HEADER, HEADER_BYTES};
 
 #[test]
 fn revokes_exactly_the_listed_certificates() {
@@ -359,20 +202,6 @@ fn dense_runs_are_smaller_than_a_list() {
     ] {
         let cert = lab.cert("ca", "user", "s", serial);
         assert_eq!(lab.revoked("sparse.krl", &cert), want);
-    }
-}
-
-/// xorshift64: a fixed sequence, so a failure replays.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 

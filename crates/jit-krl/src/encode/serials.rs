@@ -28,15 +28,7 @@
 
 use std::collections::VecDeque;
 
-/// Subsection type: a list of revoked serials.
-pub(crate) const CERT_SERIAL_LIST: u8 = 0x20;
-/// Subsection type: an inclusive range of revoked serials.
-pub(crate) const CERT_SERIAL_RANGE: u8 = 0x21;
-/// Subsection type: an offset and a bitmap of revoked serials.
-pub(crate) const CERT_SERIAL_BITMAP: u8 = 0x22;
-
-/// Widest bitmap OpenSSH will read: 2048 bytes of mpint magnitude (`SSHBUF_MAX_BIGNUM`).
-pub(crate) const MAX_BITMAP_BITS: u64 = 2048 * 8;
+use crate::MAX_BITMAP_BITS;
 
 /// How one segment of the sorted serials is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,94 +1,45 @@
-//! OpenSSH key revocation lists (KRLs, OpenSSH's `PROTOCOL.krl`): the binary file sshd
-//! reads through `RevokedKeys` and `ssh-keygen -Q` checks keys against.
-//!
-//! A [`Krl`] lists, per CA key, revoked certificate serials and key IDs, plus revoked
-//! plain keys. [`Krl::encode`] writes it the way `ssh-keygen -k` would, without a
-//! signature section (hosts fetch the KRL over TLS):
-//! - one `KRL_SECTION_CERTIFICATES` (1) per distinct CA key, holding the serials as the
-//!   smallest mix of list, range and bitmap subsections (chosen by an exact size
-//!   minimisation, never larger than a plain list; bitmaps kept within the 2048-byte mpints
-//!   OpenSSH reads) and then one key ID subsection;
-//! - plain keys as one `KRL_SECTION_FINGERPRINT_SHA256` (5) section of sorted SHA-256
-//!   hashes of their blobs. OpenSSH hashes the plain key of a certificate too, so this
-//!   also revokes every certificate of a revoked key, and every certificate signed by it.
+//! The KRL encoder: [`Krl::encode`] writes a KRL the way `ssh-keygen -k` would, without a
+//! signature section (hosts fetch the KRL over pinned TLS):
+//! - one `KRL_SECTION_CERTIFICATES` (1) per distinct CA key (the "any CA" entry with an
+//!   empty key), holding long serial ranges as range subsections, the other serials as
+//!   the smallest mix of list, range and bitmap subsections (chosen by an exact size
+//!   minimisation in [`serials`], never larger than a plain list; bitmaps kept within the
+//!   2048-byte mpints OpenSSH reads) and then one key ID subsection;
+//! - plain keys and SHA-256 fingerprints as one `KRL_SECTION_FINGERPRINT_SHA256` (5)
+//!   section of sorted hashes, SHA-1 fingerprints as one `KRL_SECTION_FINGERPRINT_SHA1`
+//!   (3). OpenSSH hashes the plain key of a certificate too, so a revoked key also
+//!   revokes every certificate of it, and every certificate signed by it.
 //!
 //! Serial 0 means "no serial" to OpenSSH and cannot be revoked; key IDs and the comment
 //! cannot hold NUL bytes (OpenSSH would reject the whole file, and sshd then refuses every
-//! certificate login).
+//! key login).
 
 mod serials;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::RangeInclusive;
 
 use sha2::{Digest, Sha256};
 use ssh_key::PublicKey;
 
-use crate::{Error, Result};
-use serials::{Kind, CERT_SERIAL_BITMAP, CERT_SERIAL_LIST, CERT_SERIAL_RANGE};
+use crate::wire::{put_string, put_u32, put_u64};
+use crate::{
+    Error, Krl, Result, CERT_KEY_ID, CERT_SERIAL_BITMAP, CERT_SERIAL_LIST, CERT_SERIAL_RANGE,
+    FORMAT_VERSION, MAGIC, MAX_KRL_BYTES, SECTION_CERTIFICATES, SECTION_FINGERPRINT_SHA1,
+    SECTION_FINGERPRINT_SHA256,
+};
+use serials::Kind;
 
-/// `KRL_MAGIC`: "SSHKRL\n\0".
-pub const MAGIC: &[u8; 8] = b"SSHKRL\n\0";
-/// `KRL_FORMAT_VERSION`.
-pub const FORMAT_VERSION: u32 = 1;
-/// Section type: revoked certificates of one CA.
-pub const SECTION_CERTIFICATES: u8 = 1;
-/// Section type: revoked plain keys, as SHA-256 hashes of their blobs.
-pub const SECTION_FINGERPRINT_SHA256: u8 = 5;
-/// Certificate subsection type: revoked key IDs.
-pub const CERT_KEY_ID: u8 = 0x23;
-/// Largest KRL OpenSSH will load (`SSHBUF_SIZE_MAX`, 128 MiB).
-pub const MAX_KRL_BYTES: usize = 0x0800_0000;
+/// Ranges of at most this many serials are handed to the planner serial by serial (it may
+/// fold them into a bitmap with their neighbours); longer ones become range subsections.
+const RANGE_AS_SERIALS_MAX: u64 = 64;
 
-/// What is revoked under one CA key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertificateRevocations {
-    /// The CA key that signed the revoked certificates.
-    pub ca_key: PublicKey,
-    /// Revoked serials, in any order, duplicates allowed; never 0.
-    pub serials: Vec<u64>,
-    /// Revoked key IDs (every certificate of this CA with such an ID); no NUL bytes.
-    pub key_ids: Vec<String>,
-}
-
-impl CertificateRevocations {
-    /// Nothing revoked yet under `ca_key`.
-    pub fn new(ca_key: PublicKey) -> Self {
-        Self {
-            ca_key,
-            serials: Vec::new(),
-            key_ids: Vec::new(),
-        }
-    }
-}
-
-/// A whole KRL.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Krl {
-    /// Increases each time the KRL changes (`krl_version`).
-    pub version: u64,
-    /// When it was generated, Unix seconds.
-    pub generated_at: u64,
-    /// Free text shown by `ssh-keygen -Ql`; no NUL bytes.
-    pub comment: String,
-    /// Revoked certificates, per CA key. Entries for the same CA key are merged.
-    pub certificates: Vec<CertificateRevocations>,
-    /// Revoked plain keys (and with them every certificate for them).
-    pub explicit_keys: Vec<PublicKey>,
-}
-
-/// A KRL that revokes nothing.
-pub fn empty(version: u64, generated_at: u64) -> Krl {
-    Krl {
-        version,
-        generated_at,
-        ..Krl::default()
-    }
-}
-
-/// One CA's revocations, merged, sorted and deduplicated.
+/// One CA's revocations, merged, sorted and deduplicated. `blob` is empty for "any CA".
 struct CaSection {
     blob: Vec<u8>,
     serials: BTreeSet<u64>,
+    /// Disjoint, sorted ranges longer than [`RANGE_AS_SERIALS_MAX`]: lo -> hi.
+    ranges: BTreeMap<u64, u64>,
     key_ids: BTreeSet<String>,
 }
 
@@ -97,8 +48,8 @@ impl Krl {
     /// krl_version, u64 generated_date, u64 flags (0), string reserved (empty), string
     /// comment, then the sections.
     ///
-    /// Fails on serial 0, on a NUL byte in a key ID or the comment, on a key that cannot
-    /// be encoded, and on a result too large for OpenSSH to load.
+    /// Fails on serial 0, an empty range, a NUL byte in a key ID or the comment, a key
+    /// that cannot be encoded, and on a result too large for OpenSSH to load.
     pub fn encode(&self) -> Result<Vec<u8>> {
         check_no_nul("the KRL comment", &self.comment)?;
         let mut out = Vec::new();
@@ -116,22 +67,16 @@ impl Krl {
             put_string(&mut out, &body)?;
         }
 
-        let hashes = self
-            .explicit_keys
-            .iter()
-            .map(|key| Ok(Sha256::digest(key_blob(key)?).into()))
-            .collect::<Result<BTreeSet<[u8; 32]>>>()?;
-        if !hashes.is_empty() {
-            let mut body = Vec::with_capacity(hashes.len() * 36);
-            for hash in &hashes {
-                put_string(&mut body, hash)?;
-            }
-            out.push(SECTION_FINGERPRINT_SHA256);
-            put_string(&mut out, &body)?;
+        let sha1: BTreeSet<[u8; 20]> = self.sha1_fingerprints.iter().copied().collect();
+        hash_section(&mut out, SECTION_FINGERPRINT_SHA1, &sha1)?;
+        let mut sha256: BTreeSet<[u8; 32]> = self.sha256_fingerprints.iter().copied().collect();
+        for key in &self.explicit_keys {
+            sha256.insert(Sha256::digest(key_blob(key)?).into());
         }
+        hash_section(&mut out, SECTION_FINGERPRINT_SHA256, &sha256)?;
 
         if out.len() > MAX_KRL_BYTES {
-            return Err(krl_error(format!(
+            return Err(Error::Encode(format!(
                 "the KRL would be {} bytes, more than the {MAX_KRL_BYTES} OpenSSH loads",
                 out.len()
             )));
@@ -144,9 +89,12 @@ impl Krl {
     fn ca_sections(&self) -> Result<Vec<CaSection>> {
         let mut sections: Vec<CaSection> = Vec::new();
         for revocations in &self.certificates {
-            let blob = key_blob(&revocations.ca_key)?;
+            let blob = match &revocations.ca_key {
+                Some(key) => key_blob(key)?,
+                None => Vec::new(),
+            };
             if let Some(&serial) = revocations.serials.iter().find(|&&s| s == 0) {
-                return Err(krl_error(format!(
+                return Err(Error::Encode(format!(
                     "serial {serial} cannot be revoked: OpenSSH reads serial 0 as \"no serial\""
                 )));
             }
@@ -159,6 +107,7 @@ impl Krl {
                     sections.push(CaSection {
                         blob,
                         serials: BTreeSet::new(),
+                        ranges: BTreeMap::new(),
                         key_ids: BTreeSet::new(),
                     });
                     sections.len() - 1
@@ -166,10 +115,47 @@ impl Krl {
             };
             let section = &mut sections[index];
             section.serials.extend(revocations.serials.iter().copied());
+            for range in &revocations.serial_ranges {
+                section.add_range(range)?;
+            }
             section.key_ids.extend(revocations.key_ids.iter().cloned());
         }
-        sections.retain(|s| !s.serials.is_empty() || !s.key_ids.is_empty());
+        for section in &mut sections {
+            // Keep the serials no long range covers.
+            let ranges = &section.ranges;
+            section
+                .serials
+                .retain(|s| ranges.range(..=s).next_back().is_none_or(|(_, hi)| s > hi));
+        }
+        sections.retain(|s| !s.serials.is_empty() || !s.ranges.is_empty() || !s.key_ids.is_empty());
         Ok(sections)
+    }
+}
+
+impl CaSection {
+    /// Add a revoked range: short ones serial by serial, long ones merged into `ranges`.
+    fn add_range(&mut self, range: &RangeInclusive<u64>) -> Result<()> {
+        let (mut lo, mut hi) = (*range.start(), *range.end());
+        if lo == 0 || lo > hi {
+            return Err(Error::Encode(format!(
+                "the serial range {lo}-{hi} cannot be revoked: it is empty or starts at 0"
+            )));
+        }
+        if hi - lo < RANGE_AS_SERIALS_MAX {
+            self.serials.extend(lo..=hi);
+            return Ok(());
+        }
+        // Absorb every range that overlaps or touches [lo, hi].
+        while let Some((&l, &h)) = self.ranges.range(..=hi.saturating_add(1)).next_back() {
+            if h.saturating_add(1) < lo {
+                break;
+            }
+            self.ranges.remove(&l);
+            lo = lo.min(l);
+            hi = hi.max(h);
+        }
+        self.ranges.insert(lo, hi);
+        Ok(())
     }
 }
 
@@ -178,6 +164,14 @@ fn certificates_section(ca: &CaSection) -> Result<Vec<u8>> {
     let mut body = Vec::new();
     put_string(&mut body, &ca.blob)?;
     put_string(&mut body, b"")?;
+
+    for (&lo, &hi) in &ca.ranges {
+        let mut sub = Vec::new();
+        put_u64(&mut sub, lo);
+        put_u64(&mut sub, hi);
+        body.push(CERT_SERIAL_RANGE);
+        put_string(&mut body, &sub)?;
+    }
 
     let sorted: Vec<u64> = ca.serials.iter().copied().collect();
     for segment in serials::plan(&sorted) {
@@ -216,43 +210,42 @@ fn certificates_section(ca: &CaSection) -> Result<Vec<u8>> {
     Ok(body)
 }
 
+/// A section of fixed-size hashes, left out when there are none.
+fn hash_section<const N: usize>(
+    out: &mut Vec<u8>,
+    kind: u8,
+    hashes: &BTreeSet<[u8; N]>,
+) -> Result<()> {
+    if hashes.is_empty() {
+        return Ok(());
+    }
+    let mut body = Vec::with_capacity(hashes.len() * (4 + N));
+    for hash in hashes {
+        put_string(&mut body, hash)?;
+    }
+    out.push(kind);
+    put_string(out, &body)
+}
+
 /// The SSH wire blob of a plain public key (no comment).
 fn key_blob(key: &PublicKey) -> Result<Vec<u8>> {
     key.to_bytes()
-        .map_err(|e| krl_error(format!("cannot encode a public key: {e}")))
+        .map_err(|e| Error::Encode(format!("cannot encode a public key: {e}")))
 }
 
 fn check_no_nul(what: &str, text: &str) -> Result<()> {
     if text.contains('\0') {
-        return Err(krl_error(format!("{what} contains a NUL byte: {text:?}")));
+        return Err(Error::Encode(format!(
+            "{what} contains a NUL byte: {text:?}"
+        )));
     }
-    Ok(())
-}
-
-fn krl_error(message: String) -> Error {
-    Error::Krl(message)
-}
-
-fn put_u32(out: &mut Vec<u8>, value: u32) {
-    out.extend_from_slice(&value.to_be_bytes());
-}
-
-fn put_u64(out: &mut Vec<u8>, value: u64) {
-    out.extend_from_slice(&value.to_be_bytes());
-}
-
-/// An SSH `string`: u32 length, then the bytes.
-fn put_string(out: &mut Vec<u8>, bytes: &[u8]) -> Result<()> {
-    let len = u32::try_from(bytes.len())
-        .map_err(|_| krl_error(format!("a {}-byte field is too long", bytes.len())))?;
-    put_u32(out, len);
-    out.extend_from_slice(bytes);
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::CertificateRevocations;
     use ssh_key::public::{Ed25519PublicKey, KeyData};
     use std::collections::BTreeMap;
 
@@ -357,7 +350,7 @@ mod tests {
 
     #[test]
     fn empty_krl_is_just_the_header() {
-        let mut krl = empty(7, 1_700_000_000);
+        let mut krl = crate::empty(7, 1_700_000_000);
         krl.comment = "jit".into();
         let bytes = krl.encode().unwrap();
         let mut expected = b"SSHKRL\n\0\0\0\0\x01".to_vec();
@@ -371,25 +364,49 @@ mod tests {
 
     #[test]
     fn refuses_serial_zero_and_nul_bytes() {
-        let mut krl = empty(1, 1);
+        let mut krl = crate::empty(1, 1);
         let mut ca = CertificateRevocations::new(key(1));
         ca.serials = vec![5, 0];
         krl.certificates.push(ca.clone());
-        assert!(matches!(krl.encode(), Err(Error::Krl(m)) if m.contains("serial 0")));
+        assert!(matches!(krl.encode(), Err(Error::Encode(m)) if m.contains("serial 0")));
 
         ca.serials = vec![5];
         ca.key_ids = vec!["a\0b".into()];
         krl.certificates = vec![ca];
-        assert!(matches!(krl.encode(), Err(Error::Krl(m)) if m.contains("NUL")));
+        assert!(matches!(krl.encode(), Err(Error::Encode(m)) if m.contains("NUL")));
 
-        let mut krl = empty(1, 1);
+        let mut krl = crate::empty(1, 1);
         krl.comment = "x\0".into();
-        assert!(matches!(krl.encode(), Err(Error::Krl(_))));
+        assert!(matches!(krl.encode(), Err(Error::Encode(_))));
+    }
+
+    #[test]
+    fn long_ranges_stay_ranges_and_absorb_what_they_cover() {
+        let mut krl = crate::empty(1, 1);
+        let mut ca = CertificateRevocations::any_ca();
+        ca.serial_ranges = vec![100..=1_000, 900..=5_000, 5_001..=9_000, 20..=22];
+        ca.serials = vec![150, 9_001, 10, u64::MAX];
+        krl.certificates.push(ca.clone());
+        let bytes = krl.encode().unwrap();
+        let (cas, _) = decode(&bytes);
+        let (serials, _, kinds) = &cas[&Vec::new()];
+        // One range 100-9000; 20-22 and 9001 go to the planner with 10 and 2^64 - 1.
+        assert_eq!(kinds[0], CERT_SERIAL_RANGE);
+        assert_eq!(kinds.iter().filter(|&&k| k == CERT_SERIAL_RANGE).count(), 1);
+        assert_eq!(serials.len(), 9_000 - 100 + 1 + 3 + 3);
+        assert!(serials.contains(&9_001) && serials.contains(&u64::MAX));
+
+        // A range from 0, and a backwards one.
+        for (lo, hi) in [(0, 5), (6, 5)] {
+            ca.serial_ranges = vec![lo..=hi];
+            krl.certificates = vec![ca.clone()];
+            assert!(matches!(krl.encode(), Err(Error::Encode(m)) if m.contains("serial range")));
+        }
     }
 
     #[test]
     fn merges_cas_sorts_and_deduplicates() {
-        let mut krl = empty(1, 1);
+        let mut krl = crate::empty(1, 1);
         let mut a = CertificateRevocations::new(key(1));
         a.serials = vec![9, 3, 3];
         a.key_ids = vec!["zed".into(), "amy".into()];
@@ -442,7 +459,7 @@ mod tests {
             if round % 7 == 0 {
                 serials.push(u64::MAX - next() % 20);
             }
-            let mut krl = empty(round, 0);
+            let mut krl = crate::empty(round, 0);
             let mut ca = CertificateRevocations::new(key(1));
             ca.serials = serials.clone();
             krl.certificates.push(ca);
@@ -452,7 +469,7 @@ mod tests {
             let got = cas.values().next().map(|e| e.0.clone()).unwrap_or_default();
             assert_eq!(got, want);
             // Never larger than one plain list subsection.
-            let header = empty(round, 0).encode().unwrap().len();
+            let header = crate::empty(round, 0).encode().unwrap().len();
             if !want.is_empty() {
                 let list_krl = header + 5 + (4 + 51) + 4 + 5 + 8 * want.len();
                 assert!(bytes.len() <= list_krl, "{} > {list_krl}", bytes.len());
@@ -462,7 +479,7 @@ mod tests {
 
     #[test]
     fn dense_runs_use_ranges_and_bitmaps() {
-        let mut krl = empty(1, 1);
+        let mut krl = crate::empty(1, 1);
         let mut ca = CertificateRevocations::new(key(1));
         ca.serials = (1000..2000).chain((5000..6000).step_by(2)).collect();
         krl.certificates.push(ca);
