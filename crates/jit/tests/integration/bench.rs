@@ -248,8 +248,9 @@ pub fn shown_secret(stdout: &str) -> Option<String> {
         if let Some(secret) = line.trim_start().strip_prefix("secret:") {
             return Some(secret.trim().to_string());
         }
-        if let Ok(object) = serde_json::from_str::<serde_json::Value>(line) {
-            return object["totp_secret"].as_str().map(str::to_string);
+        let object = serde_json::from_str::<serde_json::Value>(line).unwrap_or_default();
+        if let Some(secret) = object["totp_secret"].as_str() {
+            return Some(secret.to_string());
         }
     }
     None
