@@ -15,6 +15,8 @@
 //! - [`state`], [`clock`]: shared state; time and randomness passed in.
 //! - [`config`], [`tls`], [`server`]: configuration file, TLS material, serving.
 //! - [`cli`], [`commands`]: the command line.
+//! - `test_support` (cargo feature `test-support`, for tests only): a test `AppState` and
+//!   a TLS test server running the real API.
 #![forbid(unsafe_code)]
 
 pub mod alerts;
@@ -37,5 +39,7 @@ pub mod requests;
 pub mod revoke;
 pub mod server;
 pub mod state;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 pub mod tls;
 pub mod transparency;

@@ -19,6 +19,17 @@ pub async fn run(
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve(listener, tls, crate::api::app(state), shutdown).await
+}
+
+/// Serve `app` (the API, possibly wrapped in more layers, as the test support does) on `listener`
+/// with `tls` until `shutdown` resolves, then drain connections.
+pub async fn serve(
+    listener: std::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let handle = axum_server::Handle::<SocketAddr>::new();
     let drain = handle.clone();
@@ -27,7 +38,6 @@ pub async fn run(
         tracing::info!("shutdown signal received; draining connections");
         drain.graceful_shutdown(Some(DRAIN));
     });
-    let app = crate::api::app(state);
     let server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))
         .context("cannot use the listening socket")?
         .handle(handle);

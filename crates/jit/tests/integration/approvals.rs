@@ -1,9 +1,12 @@
 //! Access requests end to end: `jit request [--wait]`, `jit requests`, `jit approve` and
 //! `jit deny`, with alice asking and bob and carol (second and third enrolled devices)
-//! deciding, against the fake jitd's request store.
+//! deciding, against the real jitd.
 
+use jitd::state::Settings;
+
+use crate::authenticator::spaced;
 use crate::bench::{stderr, stdout, text, Bench, FAKE_SSH_STATUS};
-use crate::fake_jitd::GOOD_CODE;
+use crate::server::Jitd as _;
 
 /// The request alice makes in these tests.
 const ASK: [&str; 7] = [
@@ -16,8 +19,17 @@ const ASK: [&str; 7] = [
     "INC-7",
 ];
 
-fn with(extra: &[&'static str]) -> Vec<&'static str> {
+fn with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     ASK.iter().chain(extra).copied().collect()
+}
+
+/// The first request ID (`r-...`, made by jitd) in `text`.
+fn request_id(text: &str) -> String {
+    let words = text.split(|c: char| c.is_whitespace() || c == '`');
+    let found = words.into_iter().find(|w| w.starts_with("r-"));
+    found
+        .unwrap_or_else(|| panic!("no request ID in {text:?}"))
+        .to_string()
 }
 
 fn requests_json(bench: &Bench, user: &str) -> serde_json::Value {
@@ -34,28 +46,37 @@ fn waiting_until_approved_then_connecting() {
     }
     // The code for the certificate comes from stdin once the request is approved.
     let args = with(&["--wait", "--timeout", "60s", "-p", "2222", "db-1", "uptime"]);
-    let waiting = bench.spawn(&args, "123456\nleft for ssh\n");
-    waiting.wait_for("jit: request req-1 pending, approvals 0/2\n");
+    let waiting = bench.spawn(&args, &format!("{}\nleft for ssh\n", bench.code()));
+    waiting.wait_for(" pending, approvals 0/2\n");
+    let id = request_id(&waiting.stderr());
     assert!(
-        waiting.stderr().contains("`jit approve req-1`"),
+        waiting
+            .stderr()
+            .contains(&format!("jit: request {id} pending, approvals 0/2\n")),
+        "{}",
+        waiting.stderr()
+    );
+    assert!(
+        waiting.stderr().contains(&format!("`jit approve {id}`")),
         "{}",
         waiting.stderr()
     );
 
-    let out = bench.run_as("bob", &["approve", "req-1", "--otp", GOOD_CODE], "");
+    let out = bench.run_as("bob", &["approve", &id, "--otp", &bench.code_of("bob")], "");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(stdout(&out), "1 of 2 approvals; waiting for more\n");
-    waiting.wait_for("jit: request req-1 pending, approvals 1/2 (bob)\n");
+    waiting.wait_for(&format!("jit: request {id} pending, approvals 1/2 (bob)\n"));
 
     // A second decision from the same approver does not count twice.
-    let out = bench.run_as("bob", &["approve", "req-1", "--otp", GOOD_CODE], "");
+    let out = bench.run_as("bob", &["approve", &id, "--otp", &bench.code_of("bob")], "");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(
-        bench.server.request_state("req-1").as_deref(),
-        Some("pending")
+        requests_json(&bench, "alice")["mine"][0]["state"],
+        "pending"
     );
 
-    let out = bench.run_as("carol", &["approve", "req-1"], "123 456\n");
+    let typed = format!("{}\n", spaced(&bench.code_of("carol")));
+    let out = bench.run_as("carol", &["approve", &id], &typed);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         stdout(&out).starts_with("approved: alice may use db-admin until "),
@@ -66,14 +87,22 @@ fn waiting_until_approved_then_connecting() {
     let (status, err) = waiting.finish();
     assert_eq!(status, Some(FAKE_SSH_STATUS), "{err}");
     assert!(
-        err.contains("jit: request req-1 approved, approvals 2/2 (bob, carol)\n"),
+        err.contains(&format!(
+            "jit: request {id} approved, approvals 2/2 (bob, carol)\n"
+        )),
+        "{err}"
+    );
+    let serial = bench.certificate("db-admin").serial();
+    assert!(
+        err.contains(&format!(
+            "jit: certificate alice@db-admin#{serial} for dba-admin valid 15m (until "
+        )),
         "{err}"
     );
     assert!(
-        err.contains("jit: certificate alice@db-admin#1 for dba-admin valid 15m (until "),
+        err.contains(&format!(") (approved request {id})\n")),
         "{err}"
     );
-    assert!(err.contains(") (approved request req-1)\n"), "{err}");
     let ssh = std::fs::read_to_string(bench.ssh_log()).unwrap();
     assert!(
         ssh.contains("-p\n2222\n-l\ndba-admin\n--\ndb-1\nuptime\n"),
@@ -101,19 +130,22 @@ fn requests_are_listed_and_decisions_are_checked() {
     let out = bench.run(&ASK, "");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let said = stdout(&out);
+    let id = request_id(&said);
     assert!(
-        said.starts_with("jit: request req-1 for role db-admin is pending: approvals 0/2;"),
+        said.starts_with(&format!(
+            "jit: request {id} for role db-admin is pending: approvals 0/2;"
+        )),
         "{said}"
     );
     assert!(
-        said.contains(
-            "approvers decide with `jit approve req-1` (or `jit deny req-1 --reason TEXT`)"
-        ),
+        said.contains(&format!(
+            "approvers decide with `jit approve {id}` (or `jit deny {id} --reason TEXT`)"
+        )),
         "{said}"
     );
 
     let mine = requests_json(&bench, "alice");
-    assert_eq!(mine["mine"][0]["id"], "req-1");
+    assert_eq!(mine["mine"][0]["id"], id.as_str());
     assert_eq!(mine["mine"][0]["ticket"], "INC-7");
     assert_eq!(mine["to_decide"], serde_json::json!([]));
     let theirs = requests_json(&bench, "bob");
@@ -142,7 +174,7 @@ fn requests_are_listed_and_decisions_are_checked() {
     let row: Vec<&str> = lines[5].split_whitespace().collect();
     assert_eq!(
         row[..4],
-        ["req-1", "db-admin", "alice", "pending"],
+        [id.as_str(), "db-admin", "alice", "pending"],
         "{table}"
     );
     assert_eq!(
@@ -152,16 +184,21 @@ fn requests_are_listed_and_decisions_are_checked() {
     );
 
     // The requester can never decide their own request.
-    let out = bench.run(&["approve", "req-1", "--otp", GOOD_CODE], "");
+    let out = bench.run(&["approve", &id, "--otp", &bench.code()], "");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(
         stderr(&out),
-        "error: request req-1 was not approved: the server refused: you cannot decide your own \
-         request (self_approval)\nhint: ask another approver of the role to decide it\n"
+        format!(
+            "error: request {id} was not approved: the server refused: alice asked for role \
+             db-admin and cannot approve their own request; it needs 2 approvals from \
+             group:sre-leads within 10m other than the requester (self_approval)\n\
+             hint: ask another approver of the role to decide it\n"
+        )
     );
 
     let before = bench.server.paths().len();
-    let out = bench.run_as("bob", &["approve", "../whoami", "--otp", GOOD_CODE], "");
+    // Codes that never reach the server need not be real ones.
+    let out = bench.run_as("bob", &["approve", "../whoami", "--otp", "123456"], "");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         stderr(&out).contains("is not a request ID"),
@@ -172,40 +209,55 @@ fn requests_are_listed_and_decisions_are_checked() {
 
     let out = bench.run_as(
         "bob",
-        &["deny", "req-9", "--reason", "x", "--otp", GOOD_CODE],
+        &[
+            "deny",
+            "r-0000000000",
+            "--reason",
+            "x",
+            "--otp",
+            &bench.code_of("bob"),
+        ],
         "",
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(stderr(&out).contains("(request_not_found)\nhint: check the ID with `jit requests`"));
+    assert!(
+        stderr(&out).contains(
+            "there is no request r-0000000000 (request_not_found)\n\
+             hint: `jit requests` lists the ones you can see"
+        ),
+        "{}",
+        text(&out)
+    );
 
-    let out = bench.run_as("bob", &["deny", "req-1", "--otp", GOOD_CODE], "");
+    let out = bench.run_as("bob", &["deny", &id, "--otp", "123456"], "");
     assert_eq!(
         out.status.code(),
         Some(2),
         "clap refuses a denial without --reason"
     );
 
-    let out = bench.run_as("bob", &["approve", "req-1"], "");
+    let out = bench.run_as("bob", &["approve", &id], "");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(stderr(&out).contains("error: no TOTP code was given"));
 
-    let deny = ["deny", "req-1", "--reason", "not during the freeze"];
-    let out = bench.run_as("bob", &deny, "123456\n");
+    let deny = ["deny", &id, "--reason", "not during the freeze"];
+    let out = bench.run_as("bob", &deny, &format!("{}\n", bench.code_of("bob")));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(stdout(&out), "denied: alice may not use db-admin\n");
 
-    let out = bench.run_as("bob", &["approve", "req-1", "--otp", GOOD_CODE], "");
+    let out = bench.run_as("bob", &["approve", &id, "--otp", &bench.code_of("bob")], "");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        stderr(&out)
-            .contains("request req-1 is denied (request_not_pending)\nhint: it was already"),
+        stderr(&out).contains(&format!(
+            "request {id} is denied, not pending (request_not_pending)\nhint: it was already"
+        )),
         "{}",
         text(&out)
     );
 
     // No approved request: jit ssh says how to ask for one.
     let out = bench.run(
-        &["ssh", "--role", "db-admin", "--otp", GOOD_CODE, "db-1"],
+        &["ssh", "--role", "db-admin", "--otp", &bench.code(), "db-1"],
         "",
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -225,18 +277,19 @@ fn waiting_on_a_denied_request_fails_with_who_and_why() {
     bench.enroll();
     bench.enroll_as("bob");
     let waiting = bench.spawn(&with(&["--wait", "--timeout", "60s", "db-1"]), "");
-    waiting.wait_for("jit: request req-1 pending, approvals 0/2\n");
-    let deny = ["deny", "req-1", "--reason", "not during the freeze"];
-    let out = bench.run_as("bob", &deny, "123456\n");
+    waiting.wait_for(" pending, approvals 0/2\n");
+    let id = request_id(&waiting.stderr());
+    let deny = ["deny", &id, "--reason", "not during the freeze"];
+    let out = bench.run_as("bob", &deny, &format!("{}\n", bench.code_of("bob")));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     let (status, err) = waiting.finish();
     assert_eq!(status, Some(1), "{err}");
     assert!(
-        err.contains(
-            "error: request req-1 for role db-admin was denied by bob: not during the freeze\n\
+        err.contains(&format!(
+            "error: request {id} for role db-admin was denied by bob: not during the freeze\n\
              hint: talk to the approver"
-        ),
+        )),
         "{err}"
     );
     assert!(bench.server.certificate_requests().is_empty());
@@ -245,23 +298,32 @@ fn waiting_on_a_denied_request_fails_with_who_and_why() {
 
 #[test]
 fn waiting_ends_when_the_request_lapses_or_the_timeout_passes() {
-    let bench = Bench::new();
+    // Requests lapse after 5s on this server: long enough to outlast a 1s timeout.
+    let bench = Bench::with_settings(Settings {
+        request_lifetime: 5,
+        ..Settings::default()
+    });
     bench.enroll();
     let waiting = bench.spawn(&with(&["--wait"]), "");
-    waiting.wait_for("jit: request req-1 pending, approvals 0/2\n");
-    bench.server.set_request_state("req-1", "expired");
+    waiting.wait_for(" pending, approvals 0/2\n");
+    let id = request_id(&waiting.stderr());
     let (status, err) = waiting.finish();
     assert_eq!(status, Some(1), "{err}");
     assert!(
-        err.contains("error: request req-1 for role db-admin lapsed with approvals 0/2\n"),
+        err.contains(&format!(
+            "error: request {id} for role db-admin lapsed with approvals 0/2\n"
+        )),
         "{err}"
     );
 
     let out = bench.run(&with(&["--wait", "--timeout", "1s"]), "");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let second = request_id(&stderr(&out));
+    assert_ne!(second, id);
     assert!(
-        stderr(&out)
-            .contains("error: stopped waiting for request req-2 after 1s: it is still pending"),
+        stderr(&out).contains(&format!(
+            "error: stopped waiting for request {second} after 1s: it is still pending"
+        )),
         "{}",
         text(&out)
     );
@@ -278,10 +340,12 @@ fn an_approved_request_without_a_host_loads_the_certificate_for_jit_ssh() {
     for user in ["alice", "bob", "carol"] {
         bench.enroll_as(user);
     }
-    let waiting = bench.spawn(&with(&["--wait", "--otp", GOOD_CODE]), "");
+    let waiting = bench.spawn(&with(&["--wait", "--otp", &bench.code()]), "");
     waiting.wait_for("approvals 0/2\n");
+    let id = request_id(&waiting.stderr());
     for approver in ["bob", "carol"] {
-        let out = bench.run_as(approver, &["approve", "req-1", "--otp", GOOD_CODE], "");
+        let code = bench.code_of(approver);
+        let out = bench.run_as(approver, &["approve", &id, "--otp", &code], "");
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     }
     let (status, err) = waiting.finish();
@@ -293,8 +357,9 @@ fn an_approved_request_without_a_host_loads_the_certificate_for_jit_ssh() {
 
     let out = bench.run(&["ssh", "--role", "db-admin", "db-1"], "");
     assert_eq!(out.status.code(), Some(FAKE_SSH_STATUS), "{}", text(&out));
+    let serial = bench.certificate("db-admin").serial();
     assert!(
-        stderr(&out).contains("jit: reusing certificate alice@db-admin#1"),
+        stderr(&out).contains(&format!("jit: reusing certificate alice@db-admin#{serial}")),
         "{}",
         text(&out)
     );

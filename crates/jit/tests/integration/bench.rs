@@ -1,13 +1,20 @@
-//! The test bench for the `jit` binary: the fake jitd, a real ssh-agent, a stand-in for ssh
-//! that records its arguments, one JIT_HOME per user, and bounded waits on running `jit`s.
+//! The test bench for the `jit` binary: the real jitd, a real ssh-agent, a stand-in for ssh
+//! that records its arguments, one JIT_HOME and authenticator app per user, and bounded
+//! waits on running `jit`s.
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::fake_jitd::{FakeJitd, GOOD_CODE};
+use jitd::state::Settings;
+
+use crate::authenticator::Authenticator;
+use crate::server::{Jitd as _, TestServer};
 use crate::ssh_agent::TestAgent;
 
 /// Exit status of the stand-in ssh, to check that jit's exit status is ssh's.
@@ -15,18 +22,25 @@ pub const FAKE_SSH_STATUS: i32 = 7;
 /// Longest wait for a running `jit` to show something or to exit.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// A fake jitd, an ssh-agent and a scratch directory.
+/// The real jitd, an ssh-agent, a scratch directory and the users' authenticators.
 pub struct Bench {
     /// The server.
-    pub server: FakeJitd,
+    pub server: TestServer,
     /// The agent every `jit` run uses.
     pub agent: TestAgent,
     dir: tempfile::TempDir,
+    authenticators: Mutex<HashMap<String, Authenticator>>,
+    runs: AtomicUsize,
 }
 
 impl Bench {
-    /// Start the server and the agent, and write the stand-in ssh.
+    /// Start the server (default settings) and the agent, and write the stand-in ssh.
     pub fn new() -> Bench {
+        Bench::with_settings(Settings::default())
+    }
+
+    /// Start the server with `settings` and the agent, and write the stand-in ssh.
+    pub fn with_settings(settings: Settings) -> Bench {
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("fake-ssh");
         std::fs::write(
@@ -41,9 +55,42 @@ impl Bench {
         .unwrap();
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         Bench {
-            server: FakeJitd::start(),
+            server: crate::server::start_with(settings),
             agent: TestAgent::start(),
             dir,
+            authenticators: Mutex::default(),
+            runs: AtomicUsize::new(0),
+        }
+    }
+
+    /// A fresh TOTP code from `user`'s authenticator (set up by an enrollment).
+    pub fn code_of(&self, user: &str) -> String {
+        let mut authenticators = self.authenticators.lock().unwrap();
+        let found = authenticators.get_mut(user);
+        found
+            .unwrap_or_else(|| panic!("{user} has no authenticator yet"))
+            .code()
+    }
+
+    /// A fresh TOTP code from alice's authenticator.
+    pub fn code(&self) -> String {
+        self.code_of("alice")
+    }
+
+    /// The secret in `user`'s authenticator, base32.
+    pub fn secret_of(&self, user: &str) -> String {
+        self.authenticators.lock().unwrap()[user].secret()
+    }
+
+    /// Put the secret `jit enroll` printed into `user`'s authenticator (a new device
+    /// replaces the old secret; jitd keeps counting the user's steps).
+    pub fn learn_secret(&self, user: &str, secret: &str) {
+        let mut authenticators = self.authenticators.lock().unwrap();
+        match authenticators.get_mut(user) {
+            Some(found) => found.replace_secret(secret),
+            None => {
+                authenticators.insert(user.to_string(), Authenticator::new(secret));
+            }
         }
     }
 
@@ -115,37 +162,70 @@ impl Bench {
         Self::run_cmd(self.command_as(user, args), stdin)
     }
 
-    /// Start `jit ARGS` as alice in the background, stdin holding `stdin` then closed,
-    /// stderr going to a file the test can read while it runs.
+    /// Start `jit ARGS` as alice in the background, stdin holding `stdin` then closed.
     pub fn spawn(&self, args: &[&str], stdin: &str) -> Running {
-        let stderr = self.dir.path().join("running.stderr");
+        let mut running = self.spawn_as("alice", args);
+        running.type_in(stdin);
+        running.close_stdin();
+        running
+    }
+
+    /// Start `jit ARGS` as `user` in the background, stdin open for [`Running::type_in`],
+    /// stdout and stderr going to files the test can read while it runs.
+    pub fn spawn_as(&self, user: &str, args: &[&str]) -> Running {
+        let n = self.runs.fetch_add(1, Ordering::SeqCst);
+        let stdout = self.dir.path().join(format!("running-{n}.stdout"));
+        let stderr = self.dir.path().join(format!("running-{n}.stderr"));
         let mut child = self
-            .command(args)
+            .command_as(user, args)
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
+            .stdout(std::fs::File::create(&stdout).unwrap())
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
             .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.as_bytes()).unwrap();
-        drop(input);
         Running {
+            stdin: child.stdin.take(),
             child: Some(child),
+            stdout,
             stderr,
         }
     }
 
+    /// Run `jit enroll ARGS` as `user` like a person at a terminal: wait for the secret it
+    /// shows, add it to the user's authenticator, and type the first code as `typed(code)`
+    /// (e.g. with a space in it); the exit status, stdout and stderr.
+    pub fn enroll_typing(
+        &self,
+        user: &str,
+        args: &[&str],
+        typed: impl FnOnce(&str) -> String,
+    ) -> (Option<i32>, String, String) {
+        let mut running = self.spawn_as(user, args);
+        let secret = running.wait_for_secret();
+        self.learn_secret(user, &secret);
+        running.type_in(&typed(&self.code_of(user)));
+        let stdout = running.stdout_path();
+        let (status, stderr) = running.finish();
+        (status, std::fs::read_to_string(stdout).unwrap(), stderr)
+    }
+
     /// Enroll and confirm alice's device.
     pub fn enroll(&self) {
-        let out = self.run(&["enroll", &self.server.token(), "--otp", GOOD_CODE], "");
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        self.enroll_as("alice");
     }
 
     /// Enroll and confirm a device of `user` in their own JIT_HOME.
     pub fn enroll_as(&self, user: &str) {
         let token = self.server.token_for(user);
-        let out = self.run_as(user, &["enroll", &token, "--otp", GOOD_CODE], "");
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let (status, stdout, stderr) =
+            self.enroll_typing(user, &["enroll", &token], |code| format!("{code}\n"));
+        assert_eq!(status, Some(0), "{stdout}\n{stderr}");
+    }
+
+    /// alice's certificate for `role`, as `jit ssh` left it in `run/` for ssh.
+    pub fn certificate(&self, role: &str) -> ssh_key::Certificate {
+        let path = self.home().join("run").join(format!("{role}-cert.pub"));
+        ssh_key::Certificate::read_file(&path).unwrap()
     }
 
     /// alice's saved config.
@@ -157,10 +237,60 @@ impl Bench {
 /// A `jit` running in the background; dropping it kills it (by its own handle).
 pub struct Running {
     child: Option<Child>,
+    stdin: Option<ChildStdin>,
+    stdout: PathBuf,
     stderr: PathBuf,
 }
 
+/// The TOTP secret `jit enroll` shows: the `secret:` line, or `totp_secret` with `--json`.
+pub fn shown_secret(stdout: &str) -> Option<String> {
+    for line in stdout.lines() {
+        if let Some(secret) = line.trim_start().strip_prefix("secret:") {
+            return Some(secret.trim().to_string());
+        }
+        let object = serde_json::from_str::<serde_json::Value>(line).unwrap_or_default();
+        if let Some(secret) = object["totp_secret"].as_str() {
+            return Some(secret.to_string());
+        }
+    }
+    None
+}
+
 impl Running {
+    /// Type `text` on its stdin.
+    pub fn type_in(&mut self, text: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(text.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Close its stdin (end of file).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Where its stdout goes.
+    pub fn stdout_path(&self) -> PathBuf {
+        self.stdout.clone()
+    }
+
+    /// Wait (bounded) until `jit enroll` has shown the TOTP secret; the secret.
+    pub fn wait_for_secret(&self) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let stdout = std::fs::read_to_string(&self.stdout).unwrap_or_default();
+            if let Some(secret) = shown_secret(&stdout) {
+                return secret;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "jit never showed a TOTP secret; stdout:\n{stdout}\nstderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// What it wrote to stderr so far.
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
@@ -181,6 +311,7 @@ impl Running {
 
     /// Wait (bounded) for it to exit: its exit code and stderr.
     pub fn finish(mut self) -> (Option<i32>, String) {
+        self.close_stdin();
         let mut child = self.child.take().unwrap();
         let deadline = Instant::now() + PATIENCE;
         let status = loop {

@@ -1,4 +1,4 @@
-//! Throwaway user and host CAs that sign certificates the way jitd does.
+//! A throwaway user CA that signs certificates the way jitd does, for the ssh-agent tests.
 
 use ssh_key::certificate::{Builder, CertType};
 use ssh_key::rand_core::OsRng;
@@ -31,36 +31,6 @@ impl TestCa {
         TestCa {
             key: PrivateKey::random(&mut OsRng, Algorithm::Ed25519).unwrap(),
         }
-    }
-
-    /// The CA public key, one OpenSSH line.
-    pub fn public_line(&self) -> String {
-        self.key.public_key().to_openssh().unwrap()
-    }
-
-    /// A host certificate for `public`: key ID `host`, the given names, serial and validity.
-    pub fn issue_host(
-        &self,
-        public: &PublicKey,
-        host: &str,
-        principals: &[String],
-        serial: u64,
-        validity: (u64, u64),
-    ) -> Certificate {
-        let mut builder = Builder::new_with_random_nonce(
-            &mut OsRng,
-            public.key_data().clone(),
-            validity.0,
-            validity.1,
-        )
-        .unwrap();
-        builder.serial(serial).unwrap();
-        builder.key_id(host).unwrap();
-        builder.cert_type(CertType::Host).unwrap();
-        for principal in principals {
-            builder.valid_principal(principal.as_str()).unwrap();
-        }
-        builder.sign(&self.key).unwrap()
     }
 
     /// A user certificate for `public` with key ID `user@role#serial`.

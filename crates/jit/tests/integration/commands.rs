@@ -1,12 +1,13 @@
-//! The `jit` binary end to end against the fake jitd, a real ssh-agent, and a stand-in
+//! The `jit` binary end to end against the real jitd, a real ssh-agent, and a stand-in
 //! for ssh that records its arguments.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Command;
 
+use crate::authenticator::spaced;
 use crate::bench::{stderr, text, Bench, FAKE_SSH_STATUS};
-use crate::fake_jitd::{GOOD_CODE, TOTP_SECRET};
+use crate::server::Jitd as _;
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -15,18 +16,18 @@ fn mode(path: &Path) -> u32 {
 #[test]
 fn enroll_ssh_reuse_status_and_logout() {
     let bench = Bench::new();
-    let out = bench.run(
-        &["enroll", &bench.server.token(), "--name", "laptop"],
-        "123 456\n",
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let token = bench.server.token();
+    let (status, stdout, errors) =
+        bench.enroll_typing("alice", &["enroll", &token, "--name", "laptop"], |code| {
+            format!("{}\n", spaced(code))
+        });
+    assert_eq!(status, Some(0), "{stdout}\n{errors}");
     assert!(
         stdout.contains('█') || stdout.contains('▀'),
         "a QR code: {stdout}"
     );
     assert!(stdout.contains("otpauth://totp/jit:alice"), "{stdout}");
-    assert!(stdout.contains(TOTP_SECRET), "{stdout}");
+    assert!(stdout.contains(&bench.secret_of("alice")), "{stdout}");
     assert!(stdout.contains("enrollment confirmed"), "{stdout}");
     assert!(
         stdout.contains("web: principals deploy,web; hosts web-*, *.web.example; ttl 15m (max 1h)")
@@ -36,10 +37,16 @@ fn enroll_ssh_reuse_status_and_logout() {
     assert_eq!(mode(&bench.home().join("device_ed25519")), 0o600);
 
     // First connection: a code from stdin, a new certificate, ssh with the run/ files.
-    let out = bench.run(&["ssh", "web-1", "uptime", "-a"], "123456\nleft for ssh\n");
+    let stdin = format!("{}\nleft for ssh\n", bench.code());
+    let out = bench.run(&["ssh", "web-1", "uptime", "-a"], &stdin);
     assert_eq!(out.status.code(), Some(FAKE_SSH_STATUS), "{}", text(&out));
+    let web = bench.certificate("web");
+    let web_id = format!("alice@web#{}", web.serial());
+    assert_eq!(web.key_id(), web_id, "the key ID jitd makes");
     assert!(
-        stderr(&out).contains("jit: certificate alice@web#1 for deploy,web valid 15m (until "),
+        stderr(&out).contains(&format!(
+            "jit: certificate {web_id} for deploy,web valid 15m (until "
+        )),
         "{}",
         text(&out)
     );
@@ -74,13 +81,19 @@ fn enroll_ssh_reuse_status_and_logout() {
         .arg(run.join("web-cert.pub"))
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&keygen.stdout).contains("alice@web#1"));
+    assert!(String::from_utf8_lossy(&keygen.stdout).contains(&web_id));
 
     // Second connection: the certificate is reused without a code or a server request.
     let requests = bench.server.paths().len();
     let out = bench.run(&["ssh", "-p", "2222", "root@web-2"], "");
     assert_eq!(out.status.code(), Some(FAKE_SSH_STATUS), "{}", text(&out));
-    assert!(stderr(&out).contains("jit: reusing certificate alice@web#1 for deploy,web (15m left)"));
+    assert!(
+        stderr(&out).contains(&format!(
+            "jit: reusing certificate {web_id} for deploy,web (15m left)"
+        )),
+        "{}",
+        text(&out)
+    );
     assert_eq!(bench.server.paths().len(), requests + 1, "only whoami");
     let args = std::fs::read_to_string(bench.ssh_log()).unwrap();
     assert!(args.contains("-p\n2222\n-l\nroot\n--\nweb-2\n"), "{args}");
@@ -99,10 +112,11 @@ fn enroll_ssh_reuse_status_and_logout() {
         text(&out)
     );
 
-    let out = bench.run(&["ssh", "--otp", GOOD_CODE, "--ttl", "5m", "db-1"], "");
+    let out = bench.run(&["ssh", "--otp", &bench.code(), "--ttl", "5m", "db-1"], "");
     assert_eq!(out.status.code(), Some(FAKE_SSH_STATUS), "{}", text(&out));
+    let db_id = format!("alice@db#{}", bench.certificate("db").serial());
     assert!(
-        stderr(&out).contains("alice@db#2 for dba valid 5m"),
+        stderr(&out).contains(&format!("{db_id} for dba valid 5m")),
         "{}",
         text(&out)
     );
@@ -115,13 +129,16 @@ fn enroll_ssh_reuse_status_and_logout() {
     let certs = status["certificates"].as_array().unwrap();
     assert_eq!(certs.len(), 2);
     assert_eq!(certs[0]["role"], "web");
-    assert_eq!(certs[0]["key_id"], "alice@web#1");
+    assert_eq!(certs[0]["key_id"], web_id);
     assert_eq!(certs[0]["principals"], serde_json::json!(["deploy", "web"]));
     assert!(certs[0]["seconds_left"].as_u64().unwrap() > 800);
 
     let out = bench.run(&["status"], "");
+    let line = format!("web: {web_id} (serial {}) for deploy,web", web.serial());
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("web: alice@web#1 (serial 1) for deploy,web")
+        String::from_utf8_lossy(&out.stdout).contains(&line),
+        "{}",
+        text(&out)
     );
 
     let out = bench.run(&["logout", "--role", "db"], "");
@@ -146,6 +163,8 @@ fn enrollment_without_a_code_stays_pending_until_confirmed() {
     assert!(stderr(&out).contains(
         "enrollment is registered but not confirmed; finish with `jit enroll --confirm`"
     ));
+    let secret = crate::bench::shown_secret(&crate::bench::stdout(&out)).unwrap();
+    bench.learn_secret("alice", &secret);
     assert_eq!(bench.config()["confirmed"], false);
 
     let out = bench.run(&["ssh", "web-1"], "");
@@ -163,49 +182,41 @@ fn enrollment_without_a_code_stays_pending_until_confirmed() {
     let out = bench.run(&["enroll", "--confirm"], "000000\n");
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("wrong code (invalid_otp)"),
+        stderr(&out).contains("wrong TOTP code (invalid_otp)"),
         "{}",
         text(&out)
     );
     assert!(!stderr(&out).contains("000000"), "codes are never echoed");
 
-    let out = bench.run(&["enroll", "--confirm"], "123-456\n");
+    let code = bench.code();
+    let out = bench.run(
+        &["enroll", "--confirm"],
+        &format!("{}-{}\n", &code[..3], &code[3..]),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(bench.config()["confirmed"], true);
 
     // --force replaces the device key.
     let before = bench.config()["device_fingerprint"].clone();
-    let out = bench.run(
-        &[
-            "enroll",
-            "--force",
-            &bench.server.token(),
-            "--otp",
-            GOOD_CODE,
-        ],
-        "",
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let token = bench.server.token();
+    let (status, stdout, errors) =
+        bench.enroll_typing("alice", &["enroll", "--force", &token], |c| {
+            format!("{c}\n")
+        });
+    assert_eq!(status, Some(0), "{stdout}\n{errors}");
     assert_ne!(bench.config()["device_fingerprint"], before);
 }
 
 #[test]
 fn enroll_json_prints_one_object_and_no_qr_code() {
     let bench = Bench::new();
-    let out = bench.run(
-        &[
-            "enroll",
-            &bench.server.token(),
-            "--json",
-            "--otp",
-            GOOD_CODE,
-        ],
-        "",
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let object: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let token = bench.server.token();
+    let (status, stdout, errors) =
+        bench.enroll_typing("alice", &["enroll", &token, "--json"], |c| format!("{c}\n"));
+    assert_eq!(status, Some(0), "{stdout}\n{errors}");
+    let object: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(object["user"], "alice");
-    assert_eq!(object["totp_secret"], TOTP_SECRET);
+    assert_eq!(object["totp_secret"], bench.secret_of("alice"));
     assert!(object["device"].as_str().unwrap().starts_with("SHA256:"));
     assert!(object["otpauth_uri"]
         .as_str()
@@ -282,7 +293,7 @@ fn reason_and_ticket_reach_the_server_and_break_glass_is_announced() {
             "--ticket",
             "INC-9",
             "--otp",
-            GOOD_CODE,
+            &bench.code(),
             "db-1",
         ],
         "",
@@ -296,17 +307,17 @@ fn reason_and_ticket_reach_the_server_and_break_glass_is_announced() {
 
     // Break-glass without a reason: the server's refusal, and how to give one.
     let out = bench.run(
-        &["ssh", "--role", "prod-root", "--otp", GOOD_CODE, "db-1"],
+        &["ssh", "--role", "prod-root", "--otp", &bench.code(), "db-1"],
         "",
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        stderr(&out).contains("role prod-root needs a reason (reason_required)"),
+        stderr(&out).contains("role prod-root requires a reason; say why you need access, in one line of at most 500 characters (reason_required)"),
         "{}",
         text(&out)
     );
     assert!(
-        stderr(&out).contains("hint: say why with `--reason TEXT`"),
+        stderr(&out).contains("hint: give one with --reason \"INC-123: what and why\""),
         "{}",
         text(&out)
     );
@@ -319,17 +330,19 @@ fn reason_and_ticket_reach_the_server_and_break_glass_is_announced() {
             "--reason",
             "outage",
             "--otp",
-            GOOD_CODE,
+            &bench.code(),
             "db-1",
         ],
         "",
     );
     assert_eq!(out.status.code(), Some(FAKE_SSH_STATUS), "{}", text(&out));
+    let glass = bench.certificate("prod-root");
     assert!(
-        stderr(&out).contains(
-            "jit: BREAK-GLASS certificate alice@prod-root#2 for role prod-root: everyone was \
-             alerted and this access will be reviewed\n"
-        ),
+        stderr(&out).contains(&format!(
+            "jit: BREAK-GLASS certificate alice@prod-root#{} for role prod-root: everyone was \
+             alerted and this access will be reviewed\n",
+            glass.serial()
+        )),
         "{}",
         text(&out)
     );

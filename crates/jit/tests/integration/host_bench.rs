@@ -1,4 +1,4 @@
-//! The test bench for `jit host ...`: the fake jitd and a scratch root holding an SSH host
+//! The test bench for `jit host ...`: the real jitd and a scratch root holding an SSH host
 //! key made by ssh-keygen at `etc/ssh/ssh_host_ed25519_key`, and the host directory
 //! `etc/ssh/jit` (not created: the commands must create it).
 
@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::bench::{text, Bench};
-use crate::fake_jitd::FakeJitd;
+use crate::server::{Jitd as _, TestServer};
 
-/// A fake jitd and a host's file system.
+/// The real jitd and a host's file system.
 pub struct HostBench {
     /// The server.
-    pub server: FakeJitd,
+    pub server: TestServer,
     root: tempfile::TempDir,
 }
 
@@ -29,7 +29,7 @@ impl HostBench {
             .unwrap();
         assert!(out.status.success(), "{}", text(&out));
         HostBench {
-            server: FakeJitd::start(),
+            server: crate::server::start(),
             root,
         }
     }
@@ -71,10 +71,15 @@ impl HostBench {
 
     /// `jit host enroll` with a fresh token for `web-1`; must succeed.
     pub fn enroll(&self) -> Output {
+        self.enroll_with(&self.server.host_token("web-1"))
+    }
+
+    /// `jit host enroll TOKEN`; must succeed.
+    pub fn enroll_with(&self, token: &str) -> Output {
         let out = self.run(&[
             "host",
             "enroll",
-            &self.server.host_token("web-1"),
+            token,
             "--host-key",
             &self.host_key().display().to_string(),
             "--dir",
@@ -84,17 +89,22 @@ impl HostBench {
         out
     }
 
-    /// `jit host sync --dir DIR --server URL --tls-sha256 PIN EXTRA...`.
+    /// `jit host sync --dir DIR --server URL --tls-sha256 PIN EXTRA...` from this jitd.
     pub fn sync_with_server(&self, extra: &[&str]) -> Output {
+        self.sync_from(&self.server.url, &self.server.tls_sha256, extra)
+    }
+
+    /// `jit host sync --dir DIR --server URL --tls-sha256 PIN EXTRA...`.
+    pub fn sync_from(&self, url: &str, pin: &str, extra: &[&str]) -> Output {
         let mut args = vec![
             "host".to_string(),
             "sync".into(),
             "--dir".into(),
             self.dir().display().to_string(),
             "--server".into(),
-            self.server.url.clone(),
+            url.to_string(),
             "--tls-sha256".into(),
-            self.server.tls_sha256.clone(),
+            pin.to_string(),
         ];
         args.extend(extra.iter().map(|a| a.to_string()));
         self.run(&args.iter().map(String::as_str).collect::<Vec<_>>())

@@ -1,10 +1,22 @@
-//! `jit host enroll` and `jit host renew` against the fake jitd, which checks the renewal's
-//! host-key signature on its own; certificates are read back with ssh-keygen.
+//! `jit host enroll` and `jit host renew` against the real jitd; certificates are read back
+//! with ssh-keygen.
 
 use std::process::Command;
 
 use crate::bench::{stderr, stdout, text};
 use crate::host_bench::{mode, HostBench};
+use crate::server::Jitd as _;
+
+/// How many host renewals jitd answered with a certificate.
+fn renewals(host: &HostBench) -> usize {
+    let seen = host.server.seen().into_iter();
+    seen.filter(|s| s.path == "/v1/hosts/renew" && s.status == 200)
+        .count()
+}
+
+fn serial(path: &std::path::Path) -> u64 {
+    ssh_key::Certificate::read_file(path).unwrap().serial()
+}
 
 fn keygen_listing(path: &std::path::Path) -> String {
     let out = Command::new("ssh-keygen")
@@ -20,15 +32,17 @@ fn keygen_listing(path: &std::path::Path) -> String {
 #[test]
 fn host_enroll_writes_the_certificate_next_to_the_key_and_host_json() {
     let host = HostBench::new();
-    let out = host.enroll();
+    let token = host.server.host_token("web-1");
+    let out = host.enroll_with(&token);
     assert_eq!(
         stdout(&out),
         format!("HostCertificate {}\n", host.certificate().display()),
         "stdout is the sshd_config line: {}",
         text(&out)
     );
+    let first = serial(&host.certificate());
     assert!(
-        stderr(&out).contains("jit: host certificate for web-1 (names web-1, web-1.example.com; serial 1000) valid until"),
+        stderr(&out).contains(&format!("jit: host certificate for web-1 (names web-1, web-1.example.com; serial {first}) valid until")),
         "{}",
         text(&out)
     );
@@ -36,7 +50,7 @@ fn host_enroll_writes_the_certificate_next_to_the_key_and_host_json() {
     let listing = keygen_listing(&host.certificate());
     assert!(listing.contains("host certificate"), "{listing}");
     assert!(listing.contains("web-1.example.com"), "{listing}");
-    let host_ca = host.server.state.lock().unwrap().hosts.host_ca[0].clone();
+    let host_ca = host.server.host_ca()[0].clone();
     let ca_fingerprint = ssh_key::PublicKey::from_openssh(&host_ca)
         .unwrap()
         .fingerprint(ssh_key::HashAlg::Sha256)
@@ -60,17 +74,21 @@ fn host_enroll_writes_the_certificate_next_to_the_key_and_host_json() {
     assert_eq!(mode(&host.dir()), 0o755);
 
     // The token was used up; the hint is for a host, not an engineer.
-    let token = host.server.host_token("web-1");
     let key = host.host_key().display().to_string();
     let dir = host.dir().display().to_string();
     let out = host.run(&["host", "enroll", &token, "--host-key", &key, "--dir", &dir]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        stderr(&out).contains("host token already used (invalid_token)"),
+        stderr(&out).contains("the host token is unknown, already used or expired (invalid_token)"),
         "{}",
         text(&out)
     );
-    assert!(stderr(&out).contains("hint: ask your operator for a new host token"));
+    assert!(
+        stderr(&out)
+            .contains("hint: ask your operator for a new host token (`jitd host add NAME`)"),
+        "{}",
+        text(&out)
+    );
 
     // A private key is not a host public key.
     let private = host.root().join("etc/ssh/ssh_host_ed25519_key");
@@ -108,23 +126,26 @@ fn host_renew_only_when_due_signed_by_the_host_key() {
         "{}",
         text(&out)
     );
-    assert_eq!(host.server.state.lock().unwrap().hosts.renewals, 0);
+    assert_eq!(renewals(&host), 0);
     assert_eq!(std::fs::read(host.certificate()).unwrap(), first);
 
     // Within the window (30 days left < 31 days): renewed, and jit says how to reload.
     let out = host.run(&["host", "renew", "--dir", &dir, "--before", "31d"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(host.server.state.lock().unwrap().hosts.renewals, 1);
+    assert_eq!(renewals(&host), 1);
+    let renewed = serial(&host.certificate());
     assert!(stderr(&out).contains("jit: renewing the host certificate of web-1 (it expires in"));
     assert!(
-        stdout(&out).contains("(names web-1, web-1.example.com; serial 1001)"),
+        stdout(&out).contains(&format!(
+            "(names web-1, web-1.example.com; serial {renewed})"
+        )),
         "{}",
         text(&out)
     );
     assert!(stdout(&out)
         .contains("jit: reload sshd so it serves the new certificate: systemctl reload ssh"));
     assert_ne!(std::fs::read(host.certificate()).unwrap(), first);
-    assert!(keygen_listing(&host.certificate()).contains("Serial: 1001"));
+    assert!(keygen_listing(&host.certificate()).contains(&format!("Serial: {renewed}")));
     assert_eq!(mode(&host.certificate()), 0o644);
 
     // --force with a reload command.
@@ -141,10 +162,26 @@ fn host_renew_only_when_due_signed_by_the_host_key() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(marker.exists(), "the reload command ran");
-    assert_eq!(host.server.state.lock().unwrap().hosts.renewals, 2);
+    assert_eq!(renewals(&host), 2);
 
-    // A server that no longer knows the host key: the old certificate stays.
-    host.server.state.lock().unwrap().hosts.hosts.clear();
+    // A server that no longer knows the host key (web-1 was given another one): the old
+    // certificate stays.
+    let other =
+        ssh_key::PrivateKey::random(&mut ssh_key::rand_core::OsRng, ssh_key::Algorithm::Ed25519)
+            .unwrap()
+            .public_key()
+            .to_openssh()
+            .unwrap();
+    let state = host.server.state.clone();
+    host.server
+        .block_on(async move {
+            let change = jit_store::Change::SetHostKey {
+                name: "web-1".into(),
+                public_key: other,
+            };
+            jitd::test_support::commit_change(&state, change).await
+        })
+        .unwrap();
     let current = std::fs::read(host.certificate()).unwrap();
     let out = host.run(&["host", "renew", "--dir", &dir, "--force"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));

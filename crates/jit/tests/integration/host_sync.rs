@@ -1,9 +1,46 @@
-//! `jit host sync` against the fake jitd: both files written, ETags honoured, and every
+//! `jit host sync` against the real jitd: both files written, ETags honoured, and every
 //! failure (server down, garbage, truncation) keeps the old files byte for byte.
 
+use sha2::Digest as _;
+
 use crate::bench::{stderr, stdout, text};
-use crate::fake_jitd::hosts::{empty_krl, etag};
 use crate::host_bench::{inode, mode, names, HostBench};
+use crate::raw_responder::RawResponder;
+use crate::server::Jitd as _;
+
+/// The ETag of a KRL: its quoted SHA-256, hex.
+fn etag(bytes: &[u8]) -> String {
+    format!("\"{}\"", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+/// The version field of a KRL (after the magic and the format version).
+fn krl_version(krl: &[u8]) -> u64 {
+    u64::from_be_bytes(krl[12..20].try_into().unwrap())
+}
+
+/// The `If-None-Match` of each `GET /v1/krl` so far, in order.
+fn krl_conditions(host: &HostBench) -> Vec<Option<String>> {
+    let seen = host.server.seen().into_iter();
+    seen.filter(|s| s.path == "/v1/krl")
+        .map(|s| s.if_none_match)
+        .collect()
+}
+
+/// Revoke a key that was never certified (`jitd revoke --key`): the KRL changes.
+fn revoke_some_key(host: &HostBench) {
+    let key =
+        ssh_key::PrivateKey::random(&mut ssh_key::rand_core::OsRng, ssh_key::Algorithm::Ed25519)
+            .unwrap();
+    let target = jitd::revoke::Target::Key(key.public_key().to_openssh().unwrap());
+    let state = host.server.state.clone();
+    host.server
+        .block_on(async move {
+            let hash = state.policy.hash().to_string();
+            let now = state.clock.now();
+            jitd::revoke::revoke(&state.store, &hash, &target, "test", "operator", None, now).await
+        })
+        .unwrap();
+}
 
 #[test]
 fn sync_writes_both_files_and_an_unchanged_etag_keeps_them() {
@@ -11,15 +48,19 @@ fn sync_writes_both_files_and_an_unchanged_etag_keeps_them() {
     assert!(!host.dir().exists());
     let out = host.sync_with_server(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let served = host.server.state.lock().unwrap().hosts.krl.clone();
-    let user_ca = host.server.state.lock().unwrap().hosts.user_ca_file.clone();
+    let served = host.server.krl();
+    let user_ca = host.server.user_ca_file();
     assert_eq!(std::fs::read(host.file("revoked.krl")).unwrap(), served);
     assert_eq!(std::fs::read(host.file("user_ca.pub")).unwrap(), user_ca);
     assert_eq!(mode(&host.dir()), 0o755);
     assert_eq!(mode(&host.file("revoked.krl")), 0o644);
     assert_eq!(mode(&host.file("user_ca.pub")), 0o644);
     assert!(
-        stdout(&out).contains("jit: revoked.krl: updated (KRL version 1, 0 CA section(s), 0 revoked key(s), 44 bytes)"),
+        stdout(&out).contains(&format!(
+            "jit: revoked.krl: updated (KRL version {}, 0 CA section(s), 0 revoked key(s), {} bytes)",
+            krl_version(&served),
+            served.len()
+        )),
         "{}",
         text(&out)
     );
@@ -46,42 +87,27 @@ fn sync_writes_both_files_and_an_unchanged_etag_keeps_them() {
         text(&out)
     );
     assert!(stdout(&out).contains("jit: user_ca.pub: unchanged (1 key)"));
-    let conditions = host
-        .server
-        .state
-        .lock()
-        .unwrap()
-        .hosts
-        .krl_conditions
-        .clone();
-    assert_eq!(conditions, [None, Some(etag(&served))]);
+    assert_eq!(krl_conditions(&host), [None, Some(etag(&served))]);
     assert_eq!(inode(&host.file("revoked.krl")), krl_inode);
     assert_eq!(inode(&host.file("user_ca.pub")), ca_inode);
     assert_eq!(std::fs::read(host.file("revoked.krl")).unwrap(), served);
 
     // A new KRL on the server replaces the file.
-    let newer = empty_krl(2);
-    host.server.state.lock().unwrap().hosts.krl = newer.clone();
+    revoke_some_key(&host);
+    let newer = host.server.krl();
+    assert_ne!(newer, served);
     let out = host.sync(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(std::fs::read(host.file("revoked.krl")).unwrap(), newer);
-    assert!(stdout(&out).contains("revoked.krl: updated (KRL version 2"));
+    let updated = format!("revoked.krl: updated (KRL version {}", krl_version(&newer));
+    assert!(stdout(&out).contains(&updated), "{}", text(&out));
 
     // A deleted file is fetched in full again (no If-None-Match without a file to keep).
     std::fs::remove_file(host.file("revoked.krl")).unwrap();
     let out = host.sync(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(std::fs::read(host.file("revoked.krl")).unwrap(), newer);
-    let last = host
-        .server
-        .state
-        .lock()
-        .unwrap()
-        .hosts
-        .krl_conditions
-        .last()
-        .cloned();
-    assert_eq!(last, Some(None));
+    assert_eq!(krl_conditions(&host).last(), Some(&None));
 }
 
 #[test]
@@ -99,7 +125,7 @@ fn a_stopped_server_keeps_the_old_files_and_alerts_once_the_krl_is_stale() {
     let user_ca = std::fs::read(host.file("user_ca.pub")).unwrap();
     let before = names(&host.dir());
 
-    host.server.stop();
+    host.server.stop().unwrap();
     let out = host.sync(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = stderr(&out);
@@ -149,12 +175,12 @@ fn garbage_or_truncated_answers_are_refused_and_the_old_files_kept() {
     let krl = std::fs::read(host.file("revoked.krl")).unwrap();
     let user_ca = std::fs::read(host.file("user_ca.pub")).unwrap();
 
-    {
-        let mut state = host.server.state.lock().unwrap();
-        state.hosts.krl = b"<html><body>Please log in</body></html>".to_vec();
-        state.hosts.user_ca_file = b"<html>Please log in</html>\n".to_vec();
-    }
-    let out = host.sync(&[]);
+    // jitd never serves these: a raw responder stands in for, say, a captive portal.
+    let portal = RawResponder::start(&[
+        ("/v1/krl", b"<html><body>Please log in</body></html>"),
+        ("/v1/ca/user_ca.pub", b"<html>Please log in</html>\n"),
+    ]);
+    let out = host.sync_from(&portal.url, &portal.tls_sha256, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = stderr(&out);
     assert!(
@@ -173,14 +199,13 @@ fn garbage_or_truncated_answers_are_refused_and_the_old_files_kept() {
     assert_eq!(std::fs::read(host.file("user_ca.pub")).unwrap(), user_ca);
 
     // A KRL cut short, and a key file without keys: refused too.
-    let mut cut = empty_krl(7);
+    let mut cut = krl.clone();
     cut.extend_from_slice(&[1, 0, 0, 0, 9, b'x']);
-    {
-        let mut state = host.server.state.lock().unwrap();
-        state.hosts.krl = cut;
-        state.hosts.user_ca_file = b"# no keys today\n".to_vec();
-    }
-    let out = host.sync(&[]);
+    let cut_short = RawResponder::start(&[
+        ("/v1/krl", &cut),
+        ("/v1/ca/user_ca.pub", b"# no keys today\n"),
+    ]);
+    let out = host.sync_from(&cut_short.url, &cut_short.tls_sha256, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         stderr(&out).contains("not a usable KRL: truncated"),
@@ -206,12 +231,17 @@ fn garbage_or_truncated_answers_are_refused_and_the_old_files_kept() {
         (1, &serial_zero, "serial 0"),
     ];
     for (kind, body, why) in cases {
-        let mut framed = empty_krl(8);
+        // an empty KRL's header (magic, format, version, date, flags, reserved, comment)
+        let mut framed = b"SSHKRL\n\0".to_vec();
+        framed.extend_from_slice(&1u32.to_be_bytes());
+        framed.extend_from_slice(&[0; 24]);
+        framed.extend_from_slice(&[0; 8]);
         framed.push(kind);
         framed.extend_from_slice(&u32::try_from(body.len()).unwrap().to_be_bytes());
         framed.extend_from_slice(body);
-        host.server.state.lock().unwrap().hosts.krl = framed;
-        let out = host.sync(&[]);
+        let responder =
+            RawResponder::start(&[("/v1/krl", &framed), ("/v1/ca/user_ca.pub", &user_ca)]);
+        let out = host.sync_from(&responder.url, &responder.tls_sha256, &[]);
         assert_eq!(out.status.code(), Some(1), "{}", text(&out));
         assert!(
             stderr(&out).contains(&format!("/v1/krl was refused: not a usable KRL: {why}")),

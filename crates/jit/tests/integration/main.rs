@@ -1,4 +1,5 @@
-//! Integration tests of `jit` with a real ssh-agent, a pinned-TLS fake jitd and the binary.
+//! Integration tests of `jit` with a real ssh-agent, the real jitd over pinned TLS, and the
+//! binary.
 
 // Test code: a panic is a test failure (mirrors `allow-unwrap-in-tests` in clippy.toml,
 // which does not reach helper modules outside `#[test]` functions).
@@ -6,14 +7,16 @@
 
 mod agent;
 mod approvals;
+mod authenticator;
 mod bench;
 mod ca;
 mod commands;
-mod fake_jitd;
 mod host_bench;
 mod host_certificates;
 mod host_sync;
 mod http;
+mod raw_responder;
+mod server;
 mod setup_script;
 mod ssh_agent;
 mod trust;

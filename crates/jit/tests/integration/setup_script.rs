@@ -1,4 +1,4 @@
-//! `deploy/host/setup.sh --root DIR --no-systemd` against the fake jitd: the files it
+//! `deploy/host/setup.sh --root DIR --no-systemd` against the real jitd: the files it
 //! writes under DIR, and what it leaves when the server cannot be reached.
 
 use std::path::Path;
@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 
 use crate::bench::{stdout, text, Bench};
 use crate::host_bench::{mode, HostBench};
+use crate::server::Jitd as _;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/host/setup.sh");
 
@@ -42,13 +43,13 @@ fn setup_writes_the_jit_dir_principals_drop_in_and_units() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     assert_eq!(mode(&host.dir()), 0o755);
-    let served = host.server.state.lock().unwrap().hosts.krl.clone();
+    let served = host.server.krl();
     assert_eq!(
         std::fs::read(host.file("revoked.krl")).unwrap(),
         served,
         "synced"
     );
-    let user_ca = host.server.state.lock().unwrap().hosts.user_ca_file.clone();
+    let user_ca = host.server.user_ca_file();
     assert_eq!(std::fs::read(host.file("user_ca.pub")).unwrap(), user_ca);
     assert_eq!(read(root, "etc/ssh/jit/principals/deploy"), "deploy\nweb\n");
     assert_eq!(read(root, "etc/ssh/jit/principals/root"), "root\n");
@@ -106,7 +107,7 @@ fn setup_writes_the_jit_dir_principals_drop_in_and_units() {
 #[test]
 fn an_unreachable_server_leaves_an_empty_krl_and_no_drop_in() {
     let host = HostBench::new();
-    host.server.stop();
+    host.server.stop().unwrap();
     let out = setup(&host, &["--principals-map", "deploy:deploy"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(

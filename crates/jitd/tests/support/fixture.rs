@@ -12,8 +12,8 @@ use base64::Engine as _;
 use jit_mfa::TotpSecret;
 use jit_proto::api::{CertificateRequest, EnrollConfirmRequest, EnrollResponse, Freshness};
 use jit_proto::signing::{signed_bytes, HEADER_DEVICE, HEADER_SIGNATURE, SIGNATURE_NAMESPACE};
-use jitd::clock::{Clock, OsRandomness};
-use jitd::state::{AppState, Settings};
+use jitd::clock::Clock;
+use jitd::state::AppState;
 use serde_json::{json, Value};
 use ssh_key::{Algorithm, HashAlg, PrivateKey};
 use tower::ServiceExt as _;
@@ -44,36 +44,15 @@ pub struct Device {
 /// A fixture running `policy`.
 pub async fn fixture(policy: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = jit_store::open("sqlite://jit.db", dir.path())
-        .await
-        .unwrap();
     let clock = Arc::new(TestClock(AtomicU64::new(1_800_000_000)));
-    let ca = |name: &str| {
-        Arc::new(jit_ca::signer::Ed25519Signer::new(
-            ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng),
-            name,
-        ))
-    };
-    let alerter = Arc::new(jitd::alerts::Alerter::new(
-        store.clone(),
+    let state = jitd::test_support::app_state(
+        dir.path(),
+        policy,
         clock.clone(),
-        true,
-    ));
-    let state = Arc::new(AppState {
-        store,
-        policy: Arc::new(jit_policy::Policy::parse(policy).unwrap()),
-        user_ca: ca("user"),
-        host_ca: ca("host"),
-        log_key: ca("log"),
-        user_ca_previous: Vec::new(),
-        host_ca_previous: Vec::new(),
-        clock: clock.clone(),
-        randomness: Arc::new(OsRandomness),
-        settings: Settings::default(),
-        alerter,
-        metrics: Arc::new(jitd::metrics::Metrics::default()),
-        log_tree: jitd::transparency::LogTree::default(),
-    });
+        jitd::state::Settings::default(),
+    )
+    .await
+    .unwrap();
     Fixture {
         _dir: dir,
         app: jitd::api::app(state.clone()),
@@ -104,23 +83,9 @@ impl Fixture {
 
     /// Commit a state change with an operator's record, as the admin commands do.
     pub async fn change(&self, change: jit_store::Change) -> jit_store::Applied {
-        let record = jit_log::Record {
-            time: self.now(),
-            policy_hash: self.state.policy.hash().to_string(),
-            event: jit_log::Event::User(jit_log::UserChange {
-                user: "fixture".into(),
-                action: change.name().into(),
-                groups: vec![],
-                operator: None,
-                revoked_serials: vec![],
-            }),
-        };
-        self.state
-            .store
-            .commit(change, jit_store::ledger::record(record))
+        jitd::test_support::commit_change(&self.state, change)
             .await
             .unwrap()
-            .applied
     }
 
     /// Add a user.
