@@ -10,6 +10,7 @@
 //! - [`revoke`]: revocation and the KRL served at `/v1/krl`.
 //! - [`transparency`]: the log's Merkle tree, signed checkpoints and proofs.
 //! - [`alerts`], [`metrics`]: webhook alerts (queued, retried) and Prometheus metrics.
+//! - [`logging`]: log output through a bounded queue that never wedges the server.
 //! - [`state`], [`clock`]: shared state; time and randomness passed in.
 //! - [`config`], [`tls`], [`server`]: configuration file, TLS material, serving.
 //! - [`cli`], [`commands`]: the command line.
@@ -27,6 +28,7 @@ pub mod error;
 pub mod hosts;
 pub mod housekeeping;
 pub mod issue;
+pub mod logging;
 pub mod metrics;
 pub mod otp;
 pub mod requests;
