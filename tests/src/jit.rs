@@ -125,6 +125,23 @@ impl Ca {
             &self.passphrase_file(),
             None,
             self.port,
+            ServerLog::default(),
+        ));
+    }
+
+    /// Start `jitd serve` with `RUST_LOG=rust_log` and its stderr going to `stderr` (a pipe
+    /// the test holds, a file) instead of the harness's reader ([`Ca::server_log`] is then
+    /// empty), and wait until it accepts connections.
+    pub fn start_logging_to(&mut self, stderr: Stdio, rust_log: &str) {
+        self.server = Some(serve(
+            &self.data_dir(),
+            &self.passphrase_file(),
+            None,
+            self.port,
+            ServerLog {
+                stderr,
+                rust_log: rust_log.into(),
+            },
         ));
     }
 
@@ -159,7 +176,13 @@ impl Ca {
         let data = dir.path().join("data");
         copy_dir(&self.data_dir(), &data);
         let port = free_port();
-        let server = serve(&data, &self.passphrase_file(), Some(port), port);
+        let server = serve(
+            &data,
+            &self.passphrase_file(),
+            Some(port),
+            port,
+            ServerLog::default(),
+        );
         Replica {
             dir,
             port,
@@ -243,18 +266,40 @@ impl Ca {
     }
 }
 
+/// Where a started `jitd serve` logs, and how much.
+struct ServerLog {
+    stderr: Stdio,
+    rust_log: String,
+}
+
+impl Default for ServerLog {
+    /// `info` lines, read by the guard.
+    fn default() -> Self {
+        ServerLog {
+            stderr: Stdio::piped(),
+            rust_log: "info".into(),
+        }
+    }
+}
+
 /// Run `jitd --data-dir DATA serve` (on `listen` when given) and wait until `port` accepts
 /// connections.
-fn serve(data: &Path, passphrase_file: &str, listen: Option<u16>, port: u16) -> ChildGuard {
+fn serve(
+    data: &Path,
+    passphrase_file: &str,
+    listen: Option<u16>,
+    port: u16,
+    log: ServerLog,
+) -> ChildGuard {
     let mut cmd = Command::new(binary("jitd"));
     cmd.arg("--data-dir")
         .arg(data)
         .args(["serve", "--passphrase-file", passphrase_file])
-        .env("RUST_LOG", "info");
+        .env("RUST_LOG", &log.rust_log);
     if let Some(listen) = listen {
         cmd.arg("--listen").arg(format!("127.0.0.1:{listen}"));
     }
-    let guard = ChildGuard::spawn("jitd serve", &mut cmd);
+    let guard = ChildGuard::spawn_with_stderr("jitd serve", &mut cmd, log.stderr);
     assert!(
         wait_for_port(port, Duration::from_secs(20)).is_some(),
         "jitd did not start listening on 127.0.0.1:{port}: {:?}",

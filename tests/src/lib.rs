@@ -9,6 +9,7 @@
 //! - [`ssh`]: run the `ssh` client non-interactively with a timeout.
 //! - [`jit`]: the project's own programs: a `jitd` CA and engineers running `jit`.
 //! - [`webhook`]: a real HTTP receiver for alert webhooks.
+//! - [`tmpfs`]: a tiny tmpfs (root only) that can really run out of space.
 //! - [`net`], [`process`], [`scratch`]: ports, guarded child processes, sshd-safe dirs.
 //!
 //! Tests never skip: a missing tool or missing root privileges is a panic that says what
@@ -25,6 +26,7 @@ pub mod process;
 pub mod scratch;
 pub mod ssh;
 pub mod sshd;
+pub mod tmpfs;
 pub mod tools;
 pub mod webhook;
 

@@ -107,11 +107,21 @@ impl ChildGuard {
     /// Spawns `cmd` with stdin from /dev/null and piped stdout and stderr, and guards it.
     /// Panics if the program cannot be started.
     pub fn spawn(name: impl Into<String>, cmd: &mut Command) -> ChildGuard {
+        ChildGuard::spawn_with_stderr(name, cmd, Stdio::piped())
+    }
+
+    /// Like [`ChildGuard::spawn`], but the child's stderr goes to `stderr` (a file, a pipe
+    /// the test holds) instead of the guard's reader.
+    pub fn spawn_with_stderr(
+        name: impl Into<String>,
+        cmd: &mut Command,
+        stderr: Stdio,
+    ) -> ChildGuard {
         let name = name.into();
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("jit-e2e: cannot start {name} ({cmd:?}): {e}"));
         ChildGuard::new(name, child)

@@ -19,30 +19,15 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use zeroize::Zeroizing;
 
-use crate::cli::{Cli, Command, LogFormat, PassphraseArgs};
+use crate::cli::{Cli, Command, PassphraseArgs};
 use crate::config::Config;
 
-/// Set up tracing: human or JSON lines on stderr, `RUST_LOG` filters (default `info`).
-pub fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
-
-/// Run one command.
-pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// Run one command; `log` is what the log output lost so far (served in `/metrics`).
+pub async fn run(cli: Cli, log: &crate::logging::Counters) -> anyhow::Result<ExitCode> {
     let data_dir = cli.data_dir.as_path();
     match cli.command {
         Command::Init(args) => init::run(data_dir, args).await,
-        Command::Serve(args) => serve::run(data_dir, args).await,
+        Command::Serve(args) => serve::run(data_dir, args, log).await,
         Command::User(command) => user::run(data_dir, command).await,
         Command::Policy(command) => policy::run(data_dir, command).await,
         Command::Audit(command) => audit::run(data_dir, command).await,

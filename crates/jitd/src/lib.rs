@@ -12,6 +12,7 @@
 //! - [`policy_load`]: recording (and reloading) the policy in force.
 //! - [`transparency`]: the log's Merkle tree, signed checkpoints and proofs.
 //! - [`alerts`], [`metrics`]: webhook alerts (queued, retried) and Prometheus metrics.
+//! - [`logging`]: log output through a bounded queue that never wedges the server.
 //! - [`state`], [`clock`]: shared state; time and randomness passed in.
 //! - [`config`], [`tls`], [`server`]: configuration file, TLS material, serving.
 //! - [`cli`], [`commands`]: the command line.
@@ -32,6 +33,7 @@ pub mod error;
 pub mod hosts;
 pub mod housekeeping;
 pub mod issue;
+pub mod logging;
 pub mod metrics;
 pub mod otp;
 pub mod policy_load;

@@ -30,6 +30,13 @@ impl std::fmt::Debug for Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
+        Self::new(crate::logging::Counters::default())
+    }
+}
+
+impl Metrics {
+    /// Every metric, with the log output's own counters (see [`crate::logging`]).
+    pub fn new(log: crate::logging::Counters) -> Self {
         let mut registry = Registry::with_prefix("jit");
         let issued = Family::<Labels, Counter>::default();
         let denials = Family::<Labels, Counter>::default();
@@ -68,6 +75,16 @@ impl Default for Metrics {
             "Time to handle a certificate request that was issued",
             issuance_seconds.clone(),
         );
+        registry.register(
+            "log_lines_dropped",
+            "Log lines dropped because the log output could not keep up (a full pipe, a slow disk)",
+            log.dropped,
+        );
+        registry.register(
+            "log_write_errors",
+            "Log lines that could not be written (a closed pipe, a full disk)",
+            log.write_errors,
+        );
         Self {
             registry: Mutex::new(registry),
             issued,
@@ -78,9 +95,7 @@ impl Default for Metrics {
             issuance_seconds,
         }
     }
-}
 
-impl Metrics {
     /// A certificate was issued for `role` after `seconds`.
     pub fn issued(&self, role: &str, seconds: f64) {
         self.issued
@@ -133,6 +148,15 @@ mod tests {
         metrics.issued("web", 0.002);
         metrics.denied("role_not_allowed");
         metrics.totp_failed();
+        let log = crate::logging::Counters::default();
+        let metrics_with_log = Metrics::new(log.clone());
+        log.write_errors.inc();
+        assert!(
+            metrics_with_log
+                .render(0)
+                .contains("jit_log_write_errors_total 1"),
+            "the log counters are the ones exported"
+        );
         let text = metrics.render(3);
         assert!(
             text.contains("jit_certificates_issued_total{role=\"web\"} 1"),
@@ -144,6 +168,7 @@ mod tests {
         );
         assert!(text.contains("jit_totp_failures_total 1"), "{text}");
         assert!(text.contains("jit_approvals_pending 3"), "{text}");
+        assert!(text.contains("jit_log_lines_dropped_total 0"), "{text}");
         assert!(
             text.contains("jit_issuance_latency_seconds_bucket"),
             "{text}"

@@ -11,7 +11,11 @@ use crate::clock::{OsRandomness, SystemClock};
 use crate::state::{AppState, Settings};
 
 /// Serve the API.
-pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    data_dir: &Path,
+    args: ServeArgs,
+    log: &crate::logging::Counters,
+) -> anyhow::Result<ExitCode> {
     // One crypto provider for the whole process (FIELD-NOTES: two would panic).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (mut config, store) = super::open(data_dir).await?;
@@ -43,7 +47,7 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         &config.path(data_dir, &config.tls_key),
     )?;
     let clock: Arc<dyn crate::clock::Clock> = Arc::new(SystemClock);
-    let metrics = Arc::new(crate::metrics::Metrics::default());
+    let metrics = Arc::new(crate::metrics::Metrics::new(log.clone()));
     let webhook = config
         .alerts
         .webhook_url
