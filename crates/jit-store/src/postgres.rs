@@ -414,6 +414,14 @@ impl Store for PostgresStore {
         row.as_ref().map(stored::certificate).transpose()
     }
 
+    async fn certificate_by_client_key(&self, fingerprint: &str) -> Result<Option<CertificateRow>> {
+        let row = sqlx::query("SELECT * FROM certificates WHERE client_key_fingerprint = $1")
+            .bind(fingerprint)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(stored::certificate).transpose()
+    }
+
     async fn revoke(&self, revocation: &Revocation) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO revocations (kind, value, ca_fingerprint, valid_before, reason, revoked_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",

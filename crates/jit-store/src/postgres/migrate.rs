@@ -33,6 +33,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/postgres/0006_check_totp.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_client_key_fingerprints.sql"),
+    ),
 ];
 
 /// Advisory lock key that serialises migrations ("jit_migr" in ASCII).
