@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use base64::Engine as _;
+use jit_ca::signer::CaSigner as _;
 use jit_mfa::TotpSecret;
 use jit_proto::api::{CertificateRequest, EnrollConfirmRequest, EnrollResponse, Freshness};
 use jit_proto::signing::{signed_bytes, HEADER_DEVICE, HEADER_SIGNATURE, SIGNATURE_NAMESPACE};
@@ -65,8 +66,8 @@ pub async fn fixture(policy: &str) -> Fixture {
         user_ca: ca("user"),
         host_ca: ca("host"),
         log_key: ca("log"),
-        user_ca_previous: Vec::new(),
-        host_ca_previous: Vec::new(),
+        user_ca_previous: vec![ca("user-previous").public_key().clone()],
+        host_ca_previous: vec![ca("host-previous").public_key().clone()],
         clock: clock.clone(),
         randomness: Arc::new(OsRandomness),
         settings: Settings::default(),
