@@ -7,9 +7,16 @@ use ssh_key::{Algorithm, HashAlg, PublicKey, SshSig};
 
 use crate::{Error, Result};
 
-/// Parse an OpenSSH public key line (`ssh-ed25519 AAAA... comment`).
+/// Parse ONE OpenSSH public key line (`ssh-ed25519 AAAA... comment`); surrounding
+/// whitespace is ignored. Anything with a control character in it is refused: OpenSSH
+/// parsing would otherwise take a second line (a second key) or other bytes after the key
+/// as part of the comment, and a caller would act on a key it never saw whole.
 pub fn parse_public_key(text: &str) -> Result<PublicKey> {
-    PublicKey::from_openssh(text.trim()).map_err(|_| Error::BadPublicKey)
+    let line = text.trim();
+    if line.chars().any(char::is_control) {
+        return Err(Error::BadPublicKey);
+    }
+    PublicKey::from_openssh(line).map_err(|_| Error::BadPublicKey)
 }
 
 /// `SHA256:...` fingerprint of a public key.
@@ -106,5 +113,35 @@ mod tests {
         );
         assert!(is_device_key_type(key.public_key()));
         assert!(parse_public_key("ssh-ed25519 !!!").is_err());
+    }
+
+    #[test]
+    fn exactly_one_key_line_is_a_public_key() {
+        let line = |key: &PrivateKey| key.public_key().to_openssh().expect("encode");
+        let one = PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519).expect("key");
+        let two = PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519).expect("key");
+        let (first, second) = (line(&one), line(&two));
+        for good in [
+            first.clone(),
+            format!("{first} alice@laptop"),
+            format!("  {first}\n"),
+            format!("{first}\r\n"),
+        ] {
+            let key = parse_public_key(&good).expect(&good);
+            assert_eq!(key.key_data(), one.public_key().key_data());
+        }
+        for bad in [
+            format!("{first}\n{second}"),
+            format!("{first} comment\n{second}"),
+            format!("{first} comment\r{second}"),
+            format!("{first} comment\0garbage"),
+            format!("{first} comment\u{1b}[2J"),
+            format!("{first}\tcomment"),
+            format!("{first}garbage"),
+            format!("{first}AAAA"),
+            String::new(),
+        ] {
+            assert!(parse_public_key(&bad).is_err(), "{bad:?} was accepted");
+        }
     }
 }

@@ -77,6 +77,11 @@ pub enum ErrorCode {
     RequestNotFound,
     /// The request is not pending (already decided, used or lapsed).
     RequestNotPending,
+    /// The key was certified before: every certificate needs a fresh key.
+    KeyReused,
+    /// The key is one jitd must never certify or enroll: one of its own (CA, host CA, log
+    /// key) or an enrolled device key.
+    KeyNotAllowed,
 }
 
 impl ErrorCode {
@@ -118,6 +123,8 @@ impl ErrorCode {
             ErrorCode::NotAnApprover => "not_an_approver",
             ErrorCode::RequestNotFound => "request_not_found",
             ErrorCode::RequestNotPending => "request_not_pending",
+            ErrorCode::KeyReused => "key_reused",
+            ErrorCode::KeyNotAllowed => "key_not_allowed",
         }
     }
 
@@ -150,9 +157,10 @@ impl ErrorCode {
             | ErrorCode::RsaKeyTooSmall
             | ErrorCode::ApprovalRequired
             | ErrorCode::SelfApproval
-            | ErrorCode::NotAnApprover => 403,
+            | ErrorCode::NotAnApprover
+            | ErrorCode::KeyNotAllowed => 403,
             ErrorCode::NotFound | ErrorCode::RequestNotFound => 404,
-            ErrorCode::RequestNotPending => 409,
+            ErrorCode::RequestNotPending | ErrorCode::KeyReused => 409,
             ErrorCode::TooManyAttempts => 429,
             ErrorCode::Internal | ErrorCode::KrlUnavailable => 500,
             ErrorCode::LogUnavailable | ErrorCode::StoreUnavailable => 503,
@@ -208,6 +216,8 @@ mod tests {
             ErrorCode::TooManyAttempts,
             ErrorCode::ReplayedOtp,
             ErrorCode::LogUnavailable,
+            ErrorCode::KeyReused,
+            ErrorCode::KeyNotAllowed,
         ] {
             let json = serde_json::to_string(&code).expect("serialize");
             assert_eq!(json, format!("\"{}\"", code.as_str()));
@@ -220,5 +230,7 @@ mod tests {
         assert_eq!(ErrorCode::UnknownDevice.http_status(), 401);
         assert_eq!(ErrorCode::RoleNotAllowed.http_status(), 403);
         assert_eq!(ErrorCode::LogUnavailable.http_status(), 503);
+        assert_eq!(ErrorCode::KeyReused.http_status(), 409);
+        assert_eq!(ErrorCode::KeyNotAllowed.http_status(), 403);
     }
 }

@@ -59,6 +59,10 @@ pub enum Error {
     /// The serial was issued before (retry with another).
     #[error("serial already issued")]
     SerialTaken,
+    /// The key was certified before: a certificate names the same client key fingerprint
+    /// (never retry; the client needs a fresh key).
+    #[error("this key was certified before")]
+    KeyReused,
     /// The database could not complete a grouped write (the whole group was rolled back).
     #[error("database write failed: {0}")]
     Unavailable(String),
@@ -192,7 +196,10 @@ pub trait Store: Send + Sync + 'static {
     /// Append an issuance record and the certificate's row in one transaction, using up the
     /// approved request and queueing the break-glass review that `links` name.
     /// [`Error::SerialTaken`] (and nothing written) if the serial was issued before;
-    /// [`Error::Conflict`] (and nothing written) if the request is no longer usable.
+    /// [`Error::KeyReused`] (and nothing written) if a certificate for the same client key
+    /// fingerprint exists (checked by the insert itself, so concurrent issuances of one key
+    /// cannot both succeed); [`Error::Conflict`] (and nothing written) if the request is no
+    /// longer usable.
     async fn record_issuance(
         &self,
         record: &Record,
@@ -251,6 +258,9 @@ pub trait Store: Send + Sync + 'static {
     async fn certificate(&self, serial: u64) -> Result<Option<CertificateRow>>;
     /// One certificate by key ID.
     async fn certificate_by_key_id(&self, key_id: &str) -> Result<Option<CertificateRow>>;
+    /// The certificate that certified the key with this `SHA256:` fingerprint, if any.
+    async fn certificate_by_client_key(&self, fingerprint: &str) -> Result<Option<CertificateRow>>;
+    /// Record a revocation; `false` if the same thing was revoked before.
     /// Revocations still in force at `now` (certificate revocations leave once expired).
     async fn revocations(&self, now: u64) -> Result<Vec<Revocation>>;
     /// Whether a certificate serial is revoked.

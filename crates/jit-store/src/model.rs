@@ -87,6 +87,9 @@ pub struct CertificateRow {
     pub valid_before: u64,
     /// `SHA256:` fingerprint of the CA key that signed it.
     pub ca_fingerprint: String,
+    /// `SHA256:` fingerprint of the key it certifies: unique among certificates, so no key is
+    /// certified twice. `None` only for certificates issued before the store kept it.
+    pub client_key_fingerprint: Option<String>,
 }
 
 /// A revocation, as `jitd revoke` records it.

@@ -326,6 +326,14 @@ impl Store for PostgresStore {
         row.as_ref().map(stored::certificate).transpose()
     }
 
+    async fn certificate_by_client_key(&self, fingerprint: &str) -> Result<Option<CertificateRow>> {
+        let row = sqlx::query("SELECT * FROM certificates WHERE client_key_fingerprint = $1")
+            .bind(fingerprint)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(stored::certificate).transpose()
+    }
+
     async fn revocations(&self, now: u64) -> Result<Vec<Revocation>> {
         let rows = sqlx::query(
             "SELECT * FROM revocations WHERE valid_before IS NULL OR valid_before > $1 ORDER BY id",

@@ -8,15 +8,24 @@ use crate::model::{NewAccessRequest, RequestState};
 use crate::stored::to_u64;
 use crate::{Error, Result};
 
+/// The unique index on `certificates.client_key_fingerprint` (both backends' migration 7).
+const CLIENT_KEY_INDEX: &str = "certificates_client_key";
+
 /// A database driver's error that can say whether it is a unique-constraint violation.
 pub(crate) trait DriverError: Into<Error> {
     /// Whether a unique (or primary key) constraint refused the write.
     fn is_unique_violation(&self) -> bool;
+    /// Whether the unique index on certificates' client key fingerprints refused the write.
+    fn is_client_key_violation(&self) -> bool;
 }
 
 impl DriverError for sqlx::Error {
     fn is_unique_violation(&self) -> bool {
         matches!(self, sqlx::Error::Database(db) if db.is_unique_violation())
+    }
+    fn is_client_key_violation(&self) -> bool {
+        matches!(self, sqlx::Error::Database(db)
+            if db.is_unique_violation() && db.constraint() == Some(CLIENT_KEY_INDEX))
     }
 }
 
@@ -32,6 +41,12 @@ impl DriverError for rusqlite::Error {
                     || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
         )
     }
+    fn is_client_key_violation(&self) -> bool {
+        // SQLite names the columns, not the index: "UNIQUE constraint failed: table.column".
+        self.is_unique_violation()
+            && matches!(self, rusqlite::Error::SqliteFailure(_, Some(message))
+                if message.ends_with("certificates.client_key_fingerprint"))
+    }
 }
 
 /// `error`, or `instead()` when it is a unique-constraint violation (the thing exists).
@@ -39,6 +54,16 @@ pub(crate) fn on_unique<E: DriverError>(error: E, instead: impl FnOnce() -> Erro
     match error.is_unique_violation() {
         true => instead(),
         false => error.into(),
+    }
+}
+
+/// What a refused certificate insert means: [`Error::KeyReused`] when the key was certified
+/// before, [`Error::SerialTaken`] when the serial was, else the driver's error.
+pub(crate) fn on_certificate_insert<E: DriverError>(error: E) -> Error {
+    match (error.is_client_key_violation(), error.is_unique_violation()) {
+        (true, _) => Error::KeyReused,
+        (false, true) => Error::SerialTaken,
+        (false, false) => error.into(),
     }
 }
 

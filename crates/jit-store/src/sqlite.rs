@@ -325,6 +325,20 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn certificate_by_client_key(&self, fingerprint: &str) -> Result<Option<CertificateRow>> {
+        let fingerprint = fingerprint.to_owned();
+        self.engine
+            .read(move |c| {
+                first(
+                    c,
+                    "SELECT * FROM certificates WHERE client_key_fingerprint = ?",
+                    [&fingerprint],
+                    |row| stored::certificate(row),
+                )
+            })
+            .await
+    }
+
     async fn revocations(&self, now: u64) -> Result<Vec<Revocation>> {
         self.engine
             .read(move |c| {

@@ -122,6 +122,7 @@ pub(crate) fn certificate(row: &impl Columns) -> Result<CertificateRow> {
         valid_after: row.uint("valid_after")?,
         valid_before: row.uint("valid_before")?,
         ca_fingerprint: row.text("ca_fingerprint")?,
+        client_key_fingerprint: row.opt_text("client_key_fingerprint")?,
     })
 }
 

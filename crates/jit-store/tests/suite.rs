@@ -17,7 +17,7 @@ use jit_store::{
     IssuanceLinks, NewAccessRequest, NewDevice, RequestNonce, RequestState, Store, TotpCheck,
     TotpOutcome,
 };
-use records::{issuance, user_record};
+use records::{client_key, issuance, user_record};
 
 async fn users_are_unique_and_can_be_disabled(store: Arc<dyn Store>) {
     store.add_user("alice", &["sre".into()], 10).await.unwrap();
@@ -384,6 +384,89 @@ async fn a_taken_serial_writes_nothing(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .is_empty());
+    jit_log::verify_chain(store.log_entries(1, 10).await.unwrap()).unwrap();
+}
+
+async fn a_key_is_certified_once(store: Arc<dyn Store>) {
+    let (record, row) = issuance(1000, 7);
+    store
+        .record_issuance(&record, &row, IssuanceLinks::default())
+        .await
+        .unwrap();
+    let found = store.certificate_by_client_key(&client_key(7)).await;
+    assert_eq!(found.unwrap().map(|c| c.serial), Some(7));
+    assert!(store
+        .certificate_by_client_key(&client_key(8))
+        .await
+        .unwrap()
+        .is_none());
+    // The same key under another serial: refused, with and without links (one statement or
+    // a savepoint on PostgreSQL), and nothing of it is written.
+    let same_key = |serial| {
+        let (record, mut row) = issuance(1001, serial);
+        row.client_key_fingerprint = Some(client_key(7));
+        (record, row)
+    };
+    for (serial, links) in [
+        (8, IssuanceLinks::default()),
+        (
+            9,
+            IssuanceLinks {
+                break_glass_reason: Some("INC-1"),
+                ..IssuanceLinks::default()
+            },
+        ),
+    ] {
+        let (record, row) = same_key(serial);
+        let again = store.record_issuance(&record, &row, links).await;
+        assert!(
+            matches!(again, Err(jit_store::Error::KeyReused)),
+            "{serial}: {again:?}"
+        );
+        assert!(store.certificate(serial).await.unwrap().is_none());
+    }
+    assert_eq!(store.log_len().await.unwrap(), 1, "refusals left no record");
+    assert!(store.pending_reviews().await.unwrap().is_empty());
+    // Serial and key both taken: the serial answers first (jitd retries that one).
+    let again = store
+        .record_issuance(&record, &row, IssuanceLinks::default())
+        .await;
+    assert!(
+        matches!(again, Err(jit_store::Error::SerialTaken)),
+        "{again:?}"
+    );
+    // Rows without a fingerprint (issued before the store kept one) never collide.
+    for serial in [20, 21] {
+        let (record, mut row) = issuance(1002, serial);
+        row.client_key_fingerprint = None;
+        store
+            .record_issuance(&record, &row, IssuanceLinks::default())
+            .await
+            .unwrap();
+    }
+    // Concurrent issuances of one key: exactly one is written.
+    let tasks: Vec<_> = (30..46u64)
+        .map(|serial| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let (record, mut row) = issuance(1003, serial);
+                row.client_key_fingerprint = Some(client_key(30));
+                store
+                    .record_issuance(&record, &row, IssuanceLinks::default())
+                    .await
+            })
+        })
+        .collect();
+    let (mut written, mut reused) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => written += 1,
+            Err(jit_store::Error::KeyReused) => reused += 1,
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((written, reused), (1, 15));
+    assert_eq!(store.log_len().await.unwrap(), 4);
     jit_log::verify_chain(store.log_entries(1, 10).await.unwrap()).unwrap();
 }
 
@@ -1215,6 +1298,7 @@ macro_rules! store_suite {
             case!(devices_register_and_confirm);
             case!(the_log_is_one_verifiable_chain_under_concurrency);
             case!(a_taken_serial_writes_nothing);
+            case!(a_key_is_certified_once);
             case!(failed_writes_do_not_spoil_concurrent_ones);
             case!(an_issuance_counts_its_totp_attempt_first);
             case!(approvals_need_distinct_people_and_are_used_once);

@@ -309,6 +309,9 @@ fn default_hint(code: ErrorCode) -> Option<&'static str> {
         ErrorCode::RequestNotPending => {
             "it was already decided, used or has lapsed; `jit requests` shows its state"
         }
+        ErrorCode::KeyReused | ErrorCode::KeyNotAllowed => {
+            "jit makes a fresh key for every certificate: run the command again; with your own tool, send a newly generated key"
+        }
         _ => return None,
     })
 }

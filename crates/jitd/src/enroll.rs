@@ -49,6 +49,7 @@ pub async fn enroll(
             "device keys must be Ed25519",
         ));
     }
+    crate::keys::check_device_key(&state, &device_key).await?;
     let device_name: String = request
         .device_name
         .chars()

@@ -138,6 +138,7 @@ pub async fn enroll(
     })?;
     let public_key =
         jit_ca::device::parse_public_key(&request.public_key).map_err(|_| bad_key())?;
+    crate::keys::refuse_own(&state, &public_key, crate::keys::Use::Host)?;
     let now = state.clock.now();
     let token_hash = crate::enroll::token_hash(&request.token_secret);
     let host = state
@@ -166,6 +167,7 @@ pub async fn renew(
     })?;
     let public_key =
         jit_ca::device::parse_public_key(&request.public_key).map_err(|_| bad_key())?;
+    crate::keys::refuse_own(&state, &public_key, crate::keys::Use::Host)?;
     let line = public_key.to_openssh().map_err(|_| bad_key())?;
     let unknown = || {
         AppError::new(ErrorCode::UnknownDevice, "no enrolled host has this key")

@@ -1,5 +1,6 @@
-//! Issuance, the hot path: device signature -> TOTP (single use) -> policy -> approval or
-//! break-glass -> serial -> sign -> commit the log record durably -> respond. If the record
+//! Issuance, the hot path: device signature -> TOTP (single use) -> fresh key (see
+//! [`crate::keys`]) -> policy -> approval or break-glass -> serial -> sign -> commit the log
+//! record durably (the store refuses a key certified before) -> respond. If the record
 //! cannot be committed the certificate is dropped and the client gets 503: no certificate
 //! exists without a record.
 
@@ -181,9 +182,11 @@ async fn plan(
     let client_key = jit_ca::device::parse_public_key(&request.public_key).map_err(|_| {
         AppError::new(
             ErrorCode::InvalidPublicKey,
-            "the public key to certify is not an OpenSSH public key",
+            "the public key to certify is not one OpenSSH public key",
         )
+        .hint("send exactly one key line, `ssh-ed25519 AAAA... [comment]`, with no control characters")
     })?;
+    crate::keys::check_certifiable(state, &client_key).await?;
     let (key_type, rsa_bits) = jit_ca::device::key_type(&client_key);
     // A role that needs approval takes its reason and ticket from the approved request.
     let gated_role = state
@@ -361,6 +364,10 @@ async fn issue_for(
                 return Err(AppError::internal("issuance", "no certificate was built"))
             }
             (Err(jit_store::Error::SerialTaken), _) => continue,
+            // A concurrent issuance of the same key won: never retried.
+            (Err(jit_store::Error::KeyReused), _) => {
+                return Err(crate::keys::reused(crate::keys::Use::Certificate))
+            }
             (Err(jit_store::Error::TotpRefused(counted)), _) => {
                 crate::otp::judge(state, &claim, &auth.device, counted).await?;
                 return Err(AppError::internal(
@@ -491,6 +498,7 @@ impl Pending {
             valid_after: issued.valid_after,
             valid_before: issued.valid_before,
             ca_fingerprint: self.ca_fingerprint.clone(),
+            client_key_fingerprint: Some(self.client_fingerprint.clone()),
         };
         (record, row)
     }

@@ -6,6 +6,8 @@
 //! - [`auth`]: device-signed requests (signature, freshness, nonce, caller standing).
 //! - [`otp`]: TOTP checks with the attempt limit.
 //! - [`enroll`], [`issue`], [`requests`]: enrollment, issuance, approvals.
+//! - [`keys`]: fresh keys only (never a key certified before, one of jitd's own, or a
+//!   device key).
 //! - [`hosts`]: host certificates (enroll with a token, renew signed by the host key).
 //! - [`revoke`]: revocation and the KRL served at `/v1/krl`.
 //! - [`ca_keys`]: the CA keys in force, kept in the store with their log records.
@@ -33,6 +35,7 @@ pub mod error;
 pub mod hosts;
 pub mod housekeeping;
 pub mod issue;
+pub mod keys;
 pub mod logging;
 pub mod metrics;
 pub mod otp;

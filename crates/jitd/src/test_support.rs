@@ -42,6 +42,33 @@ pub async fn app_state(
     clock: Arc<dyn Clock>,
     settings: Settings,
 ) -> anyhow::Result<Arc<AppState>> {
+    build_state(data_dir, policy, clock, settings, false).await
+}
+
+/// [`app_state`] in the middle of a rotation: an earlier user CA key and an earlier host CA
+/// key are still trusted and published.
+pub async fn app_state_mid_rotation(
+    data_dir: &Path,
+    policy: &str,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+) -> anyhow::Result<Arc<AppState>> {
+    build_state(data_dir, policy, clock, settings, true).await
+}
+
+async fn build_state(
+    data_dir: &Path,
+    policy: &str,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+    mid_rotation: bool,
+) -> anyhow::Result<Arc<AppState>> {
+    let previous = |name: &str| -> anyhow::Result<Vec<jit_ca::PublicKey>> {
+        Ok(match mid_rotation {
+            true => vec![ca_key(data_dir, name)?.public_key().clone()],
+            false => Vec::new(),
+        })
+    };
     let store = jit_store::open("sqlite://jit.db", data_dir)
         .await
         .context("cannot open the test store")?;
@@ -53,8 +80,8 @@ pub async fn app_state(
         user_ca: ca_key(data_dir, "user_ca")?,
         host_ca: ca_key(data_dir, "host_ca")?,
         log_key: ca_key(data_dir, "log_key")?,
-        user_ca_previous: Vec::new(),
-        host_ca_previous: Vec::new(),
+        user_ca_previous: previous("user_ca-previous")?,
+        host_ca_previous: previous("host_ca-previous")?,
         clock,
         randomness: Arc::new(OsRandomness),
         settings,

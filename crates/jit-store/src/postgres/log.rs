@@ -92,7 +92,7 @@ pub(super) async fn append_in(
 
 /// One issuance inside the batch transaction: build the record for the next position,
 /// then write record, certificate row and links, or (with [`Error::SerialTaken`],
-/// [`Error::Conflict`] or the builder's error) nothing.
+/// [`Error::KeyReused`], [`Error::Conflict`] or the builder's error) nothing.
 pub(super) async fn issue_in(
     conn: &mut PgConnection,
     head: &mut Head,
@@ -109,11 +109,12 @@ pub(super) async fn issue_in(
     };
     if links.is_empty() {
         // The common case in one statement and without a savepoint: the certificate row
-        // goes in unless its serial exists, and the entry only with it (the foreign key from
-        // the row to the entry is checked at the end of the statement). An unexpected error
-        // here spoils the batch.
+        // goes in unless its serial or its client key was certified before (any unique
+        // conflict: an error would spoil the batch), and the entry only with it (the foreign
+        // key from the row to the entry is checked at the end of the statement). An
+        // unexpected error here spoils the batch.
         let written: i64 = sqlx::query_scalar(
-            "WITH c AS (INSERT INTO certificates (serial, user_name, role, key_id, valid_after, valid_before, log_seq, ca_fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING RETURNING log_seq), \
+            "WITH c AS (INSERT INTO certificates (serial, user_name, role, key_id, valid_after, valid_before, log_seq, ca_fingerprint, client_key_fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $12) ON CONFLICT DO NOTHING RETURNING log_seq), \
              e AS (INSERT INTO log_entries (seq, time, body, hash) SELECT log_seq, $9, $10, $11 FROM c RETURNING seq) \
              SELECT count(*) FROM e",
         )
@@ -128,10 +129,20 @@ pub(super) async fn issue_in(
         .bind(to_i64(record.time))
         .bind(&entry.body)
         .bind(&entry.hash)
+        .bind(&certificate.client_key_fingerprint)
         .fetch_one(&mut *conn)
         .await?;
         if written != 1 {
-            return Ok(Err(Error::SerialTaken));
+            // Which conflict it was (rare: a 2^-64 serial collision or a reused key).
+            let serial_taken: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM certificates WHERE serial = $1)")
+                    .bind(to_i64(certificate.serial))
+                    .fetch_one(&mut *conn)
+                    .await?;
+            return Ok(Err(match serial_taken {
+                true => Error::SerialTaken,
+                false => Error::KeyReused,
+            }));
         }
     } else {
         // Rare (approved requests, break glass): in a savepoint, undone if anything fails.
@@ -170,7 +181,7 @@ async fn issue_linked(
         .execute(&mut *conn)
         .await?;
     sqlx::query(
-        "INSERT INTO certificates (serial, user_name, role, key_id, valid_after, valid_before, log_seq, ca_fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO certificates (serial, user_name, role, key_id, valid_after, valid_before, log_seq, ca_fingerprint, client_key_fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(to_i64(certificate.serial))
     .bind(&certificate.user)
@@ -180,9 +191,10 @@ async fn issue_linked(
     .bind(to_i64(certificate.valid_before))
     .bind(to_i64(seq))
     .bind(&certificate.ca_fingerprint)
+    .bind(&certificate.client_key_fingerprint)
     .execute(&mut *conn)
     .await
-    .map_err(|e| rules::on_unique(e, || Error::SerialTaken))?;
+    .map_err(rules::on_certificate_insert)?;
     if let Some(id) = &links.request_id {
         let used = sqlx::query(
             "UPDATE access_requests SET state = 'used', used_serial = $1 WHERE id = $2 AND requester = $3 AND role = $4 AND state = 'approved' AND usable_until > $5",

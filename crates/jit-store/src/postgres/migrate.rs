@@ -34,6 +34,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0006_check_totp.sql"),
     ),
     (
+        7,
+        include_str!("../../migrations/postgres/0007_client_key_fingerprints.sql"),
+    ),
+    (
         9,
         include_str!("../../migrations/postgres/0009_ca_keys.sql"),
     ),

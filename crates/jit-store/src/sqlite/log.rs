@@ -6,7 +6,7 @@
 use jit_log::{Entry, Record};
 use rusqlite::{params, Connection};
 
-use super::query::{all, execute, first, insert_new};
+use super::query::{all, execute, first};
 use crate::model::OwnedLinks;
 use crate::stored::{self, to_i64, to_u64};
 use crate::{rules, Error, Result};
@@ -64,10 +64,13 @@ pub(super) fn issue(
     let (seq, previous) = lock_head(connection)?;
     let (record, certificate) = build(seq)?;
     insert_entry(connection, seq, &previous, &record)?;
-    insert_new(
-        connection,
-        "INSERT INTO certificates (serial, user_name, role, key_id, valid_after, valid_before, log_seq, ca_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        params![
+    // A serial or key certified before refuses the insert (`SerialTaken`, `KeyReused`), and
+    // the engine rolls the whole job back: nothing of the issuance stays.
+    connection
+        .prepare_cached(
+            "INSERT INTO certificates (serial, user_name, role, key_id, valid_after, valid_before, log_seq, ca_fingerprint, client_key_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )?
+        .execute(params![
             to_i64(certificate.serial),
             certificate.user,
             certificate.role,
@@ -76,9 +79,9 @@ pub(super) fn issue(
             to_i64(certificate.valid_before),
             to_i64(seq),
             certificate.ca_fingerprint,
-        ],
-        || Error::SerialTaken,
-    )?;
+            certificate.client_key_fingerprint,
+        ])
+        .map_err(rules::on_certificate_insert)?;
     if let Some(id) = &links.request_id {
         let used = execute(
             connection,

@@ -21,6 +21,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/sqlite/0004_checkpoints.sql"),
     ),
+    // 5 and 6 are PostgreSQL-only (TOTP accounting in a server-side function).
+    (
+        7,
+        include_str!("../../migrations/sqlite/0007_client_key_fingerprints.sql"),
+    ),
     (9, include_str!("../../migrations/sqlite/0009_ca_keys.sql")),
 ];
 

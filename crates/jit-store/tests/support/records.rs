@@ -18,6 +18,11 @@ pub fn user_record(time: u64, user: &str) -> Record {
     }
 }
 
+/// The fingerprint of the (fresh) key certified by the test issuance of `serial`.
+pub fn client_key(serial: u64) -> String {
+    format!("SHA256:client-{serial}")
+}
+
 /// An issuance of `serial` to alice at `time`, and its certificate row.
 pub fn issuance(time: u64, serial: u64) -> (Record, CertificateRow) {
     let record = Record {
@@ -30,7 +35,7 @@ pub fn issuance(time: u64, serial: u64) -> (Record, CertificateRow) {
             principals: vec!["deploy".into()],
             serial,
             key_id: format!("alice@web#{serial}"),
-            client_key_fingerprint: "SHA256:client".into(),
+            client_key_fingerprint: client_key(serial),
             valid_after: time - 30,
             valid_before: time + 600,
             extensions: vec![],
@@ -54,6 +59,7 @@ pub fn issuance(time: u64, serial: u64) -> (Record, CertificateRow) {
         valid_after: time - 30,
         valid_before: time + 600,
         ca_fingerprint: "SHA256:ca".into(),
+        client_key_fingerprint: Some(client_key(serial)),
     };
     (record, row)
 }

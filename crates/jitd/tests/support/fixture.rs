@@ -45,7 +45,7 @@ pub struct Device {
 pub async fn fixture(policy: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(TestClock(AtomicU64::new(1_800_000_000)));
-    let state = jitd::test_support::app_state(
+    let state = jitd::test_support::app_state_mid_rotation(
         dir.path(),
         policy,
         clock.clone(),
