@@ -51,11 +51,16 @@ pub enum ErrorCode {
     InvalidPrincipal,
     /// The issuance log could not be written: nothing was issued.
     LogUnavailable,
-    /// The store is unreachable.
+    /// The store is unreachable or cannot take writes: retry after `Retry-After` seconds.
     StoreUnavailable,
+    /// The server is at its limit of requests in flight, or its database had no free
+    /// connection in time: nothing was done; retry after `Retry-After` seconds.
+    Overloaded,
+    /// The thing to create exists already, or the change conflicts with the current state.
+    Conflict,
     /// Anything else on the server side.
     Internal,
-    /// The route does not exist.
+    /// The route, or the thing the request names, does not exist.
     NotFound,
     /// The role needs a reason.
     ReasonRequired,
@@ -104,6 +109,8 @@ impl ErrorCode {
             ErrorCode::InvalidPrincipal => "invalid_principal",
             ErrorCode::LogUnavailable => "log_unavailable",
             ErrorCode::StoreUnavailable => "store_unavailable",
+            ErrorCode::Overloaded => "overloaded",
+            ErrorCode::Conflict => "conflict",
             ErrorCode::Internal => "internal",
             ErrorCode::NotFound => "not_found",
             ErrorCode::ReasonRequired => "reason_required",
@@ -149,10 +156,10 @@ impl ErrorCode {
             | ErrorCode::SelfApproval
             | ErrorCode::NotAnApprover => 403,
             ErrorCode::NotFound | ErrorCode::RequestNotFound => 404,
-            ErrorCode::RequestNotPending => 409,
+            ErrorCode::RequestNotPending | ErrorCode::Conflict => 409,
             ErrorCode::TooManyAttempts => 429,
             ErrorCode::Internal => 500,
-            ErrorCode::LogUnavailable | ErrorCode::StoreUnavailable => 503,
+            ErrorCode::LogUnavailable | ErrorCode::StoreUnavailable | ErrorCode::Overloaded => 503,
         }
     }
 }
@@ -180,7 +187,8 @@ pub struct ApiError {
     /// What to do next, when there is something to do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
-    /// Seconds to wait before retrying (with `too_many_attempts`).
+    /// Seconds to wait before retrying (with `too_many_attempts` and the 503 codes; the
+    /// response carries the same number in its `Retry-After` header).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
 }
@@ -205,6 +213,8 @@ mod tests {
             ErrorCode::TooManyAttempts,
             ErrorCode::ReplayedOtp,
             ErrorCode::LogUnavailable,
+            ErrorCode::Overloaded,
+            ErrorCode::Conflict,
         ] {
             let json = serde_json::to_string(&code).expect("serialize");
             assert_eq!(json, format!("\"{}\"", code.as_str()));
@@ -217,5 +227,8 @@ mod tests {
         assert_eq!(ErrorCode::UnknownDevice.http_status(), 401);
         assert_eq!(ErrorCode::RoleNotAllowed.http_status(), 403);
         assert_eq!(ErrorCode::LogUnavailable.http_status(), 503);
+        assert_eq!(ErrorCode::Overloaded.http_status(), 503);
+        assert_eq!(ErrorCode::Conflict.http_status(), 409);
+        assert_eq!(ErrorCode::NotFound.http_status(), 404);
     }
 }
