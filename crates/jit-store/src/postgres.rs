@@ -91,6 +91,16 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn probe_write(&self, now: u64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO health_probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at, probes = health_probe.probes + 1",
+        )
+        .bind(to_i64(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn add_user(&self, name: &str, groups: &[String], now: u64) -> Result<()> {
         sqlx::query("INSERT INTO users (name, groups_json, created_at) VALUES ($1, $2, $3)")
             .bind(name)
@@ -223,7 +233,7 @@ impl Store for PostgresStore {
         let times: Vec<i64> = row.try_get("failures")?;
         Ok(match accepted {
             Some(true) => crate::TotpOutcome::Accepted,
-            Some(false) => rules::refused(times.len(), check.step),
+            Some(false) => rules::not_accepted(times.len(), check.step),
             None => crate::TotpOutcome::LockedOut(times.into_iter().map(to_u64).collect()),
         })
     }

@@ -72,6 +72,19 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn probe_write(&self, now: u64) -> Result<()> {
+        self.engine
+            .write(move |c| {
+                execute(
+                    c,
+                    "INSERT INTO health_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at, probes = health_probe.probes + 1",
+                    [to_i64(now)],
+                )
+                .map(drop)
+            })
+            .await
+    }
+
     async fn add_user(&self, name: &str, groups: &[String], now: u64) -> Result<()> {
         let (name, groups) = (name.to_owned(), json_list(groups)?);
         self.engine

@@ -56,11 +56,13 @@ pub async fn enroll(
         .collect();
     let now = state.clock.now();
     let fingerprint = jit_ca::device::fingerprint(&device_key);
+    // Checked before the token is spent; a concurrent enrollment of the same key that gets
+    // past this is refused by the store (409 `conflict` as well).
     if state.store.device(&fingerprint).await?.is_some() {
-        return Err(AppError::new(
-            ErrorCode::BadRequest,
-            "this device key is already enrolled",
-        ));
+        return Err(
+            AppError::new(ErrorCode::Conflict, "this device key is already enrolled")
+                .hint("make a new device key (`jit enroll --force TOKEN`)"),
+        );
     }
     let user_name = state
         .store

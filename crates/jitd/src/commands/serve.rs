@@ -74,6 +74,7 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
             issuer: config.issuer.clone(),
             auditor_group: config.auditor_group.clone(),
             log_origin: config.public_url.clone(),
+            max_in_flight: config.max_in_flight,
             ..Settings::default()
         },
         alerter: alerter.clone(),
