@@ -112,7 +112,11 @@ async fn begin(pool: &PgPool, conn: &mut Option<PgConnection>) -> Result<Head> {
     let mut tries = FRESH_TRIES;
     loop {
         // An idle pooled connection can be cut as well: the next one then is newer.
-        let fresh = conn.insert(pool.acquire().await?.detach());
+        let acquired = pool
+            .acquire()
+            .await
+            .map_err(|e| super::pool_error(pool, e))?;
+        let fresh = conn.insert(acquired.detach());
         match Head::lock(fresh).await {
             Ok(head) => return Ok(head),
             Err(Error::Database(sqlx::Error::Database(error))) => {
