@@ -51,13 +51,18 @@ pub enum ErrorCode {
     InvalidPrincipal,
     /// The issuance log could not be written: nothing was issued.
     LogUnavailable,
-    /// The store is unreachable.
+    /// The store is unreachable or cannot take writes: retry after `Retry-After` seconds.
     StoreUnavailable,
     /// The KRL cannot be built (a revocation cannot be read): none is served in its place.
     KrlUnavailable,
+    /// The server is at its limit of requests in flight, or its database had no free
+    /// connection in time: nothing was done; retry after `Retry-After` seconds.
+    Overloaded,
+    /// The thing to create exists already, or the change conflicts with the current state.
+    Conflict,
     /// Anything else on the server side.
     Internal,
-    /// The route does not exist.
+    /// The route, or the thing the request names, does not exist.
     NotFound,
     /// The role needs a reason.
     ReasonRequired,
@@ -112,6 +117,8 @@ impl ErrorCode {
             ErrorCode::LogUnavailable => "log_unavailable",
             ErrorCode::StoreUnavailable => "store_unavailable",
             ErrorCode::KrlUnavailable => "krl_unavailable",
+            ErrorCode::Overloaded => "overloaded",
+            ErrorCode::Conflict => "conflict",
             ErrorCode::Internal => "internal",
             ErrorCode::NotFound => "not_found",
             ErrorCode::ReasonRequired => "reason_required",
@@ -160,10 +167,10 @@ impl ErrorCode {
             | ErrorCode::NotAnApprover
             | ErrorCode::KeyNotAllowed => 403,
             ErrorCode::NotFound | ErrorCode::RequestNotFound => 404,
-            ErrorCode::RequestNotPending | ErrorCode::KeyReused => 409,
+            ErrorCode::RequestNotPending | ErrorCode::KeyReused | ErrorCode::Conflict => 409,
             ErrorCode::TooManyAttempts => 429,
             ErrorCode::Internal | ErrorCode::KrlUnavailable => 500,
-            ErrorCode::LogUnavailable | ErrorCode::StoreUnavailable => 503,
+            ErrorCode::LogUnavailable | ErrorCode::StoreUnavailable | ErrorCode::Overloaded => 503,
         }
     }
 }
@@ -191,7 +198,8 @@ pub struct ApiError {
     /// What to do next, when there is something to do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
-    /// Seconds to wait before retrying (with `too_many_attempts`).
+    /// Seconds to wait before retrying (with `too_many_attempts` and the 503 codes; the
+    /// response carries the same number in its `Retry-After` header).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
 }
@@ -218,6 +226,8 @@ mod tests {
             ErrorCode::LogUnavailable,
             ErrorCode::KeyReused,
             ErrorCode::KeyNotAllowed,
+            ErrorCode::Overloaded,
+            ErrorCode::Conflict,
         ] {
             let json = serde_json::to_string(&code).expect("serialize");
             assert_eq!(json, format!("\"{}\"", code.as_str()));
@@ -232,5 +242,8 @@ mod tests {
         assert_eq!(ErrorCode::LogUnavailable.http_status(), 503);
         assert_eq!(ErrorCode::KeyReused.http_status(), 409);
         assert_eq!(ErrorCode::KeyNotAllowed.http_status(), 403);
+        assert_eq!(ErrorCode::Overloaded.http_status(), 503);
+        assert_eq!(ErrorCode::Conflict.http_status(), 409);
+        assert_eq!(ErrorCode::NotFound.http_status(), 404);
     }
 }

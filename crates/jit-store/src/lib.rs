@@ -66,6 +66,10 @@ pub enum Error {
     /// The database could not complete a grouped write (the whole group was rolled back).
     #[error("database write failed: {0}")]
     Unavailable(String),
+    /// No database connection became free in time (the pool's acquire timeout) for a
+    /// grouped write: jitd is overloaded or the database is slow. Nothing was written.
+    #[error("database busy: {0}")]
+    Busy(String),
     /// The change conflicts with the current state (e.g. deciding a request twice).
     #[error("{0}")]
     Conflict(String),
@@ -76,6 +80,72 @@ pub enum Error {
     /// A stored value cannot be decoded.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
+}
+
+/// What a store [`Error`] means for the caller, so callers decide by meaning and never
+/// match driver internals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The thing to create exists already, or the change conflicts with the current state
+    /// ([`Error::AlreadyExists`], [`Error::Conflict`], [`Error::SerialTaken`]).
+    Conflict,
+    /// The thing to change or read does not exist ([`Error::NotFound`]).
+    NotFound,
+    /// The database is unreachable or cannot take the write (down, disk full, read-only):
+    /// nothing was done; the same call may work later.
+    Unavailable,
+    /// No database connection became free in time: the caller is overloaded or the
+    /// database slow; nothing was done, and the same call may work a moment later.
+    Overloaded,
+    /// A stored value does not decode, a migration failed, or a store outcome was treated
+    /// as an error: trying again will not help (details belong in the server log).
+    Internal,
+}
+
+impl Error {
+    /// What this error means for the caller.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::AlreadyExists(_)
+            | Error::Conflict(_)
+            | Error::SerialTaken
+            | Error::KeyReused => ErrorKind::Conflict,
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::Busy(_) | Error::Database(sqlx::Error::PoolTimedOut) => ErrorKind::Overloaded,
+            Error::Database(
+                sqlx::Error::Decode(_)
+                | sqlx::Error::ColumnDecode { .. }
+                | sqlx::Error::ColumnNotFound(_)
+                | sqlx::Error::ColumnIndexOutOfBounds { .. }
+                | sqlx::Error::TypeNotFound { .. },
+            )
+            | Error::Sqlite(
+                rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::InvalidColumnName(_),
+            )
+            | Error::Corrupt(_)
+            | Error::Migration { .. }
+            | Error::TotpRefused(_) => ErrorKind::Internal,
+            Error::Database(_) | Error::Sqlite(_) | Error::Unavailable(_) => ErrorKind::Unavailable,
+        }
+    }
+
+    /// Whether the same call may work later, unchanged (the database was unreachable,
+    /// unwritable or busy).
+    pub fn is_transient(&self) -> bool {
+        matches!(self.kind(), ErrorKind::Unavailable | ErrorKind::Overloaded)
+    }
+
+    /// The error to give each caller of a grouped write that failed with `self`: the same
+    /// meaning (busy stays busy), the cause as text.
+    pub(crate) fn for_each_caller(&self) -> Error {
+        match self.kind() {
+            ErrorKind::Overloaded => Error::Busy(self.to_string()),
+            _ => Error::Unavailable(self.to_string()),
+        }
+    }
 }
 
 /// A TOTP code, already checked against the user's secret in memory, for
@@ -113,14 +183,15 @@ pub struct RequestNonce<'a> {
 pub enum TotpOutcome {
     /// The code was right and its step is now used up.
     Accepted,
-    /// The code was wrong, or right for a step used before (`replayed`); recorded as a
-    /// failure. `earlier_failures` counts the failures in the window before this one.
+    /// The code was wrong; recorded as a failure. `earlier_failures` counts the failures
+    /// in the window before this one.
     Refused {
         /// Failures in the window before this attempt.
         earlier_failures: u32,
-        /// The code matched a time step that is not later than the last one used.
-        replayed: bool,
     },
+    /// The code was right, but for a time step not later than the last one used: a replay
+    /// of a code already accepted, not a guess, so nothing was recorded.
+    Replayed,
     /// The request's nonce was seen before (a replayed request): nothing was checked or
     /// recorded.
     ReplayedRequest,
@@ -144,6 +215,11 @@ pub type Result<T> = std::result::Result<T, Error>;
 pub trait Store: Send + Sync + 'static {
     /// Cheap round trip, for health checks.
     async fn ping(&self) -> Result<()>;
+    /// Write one tiny row (`health_probe`) durably, the way every write goes (SQLite: in
+    /// the writer's next group commit; PostgreSQL: one upsert): proves the store can take
+    /// writes, for health checks. Every probe changes the row (a counter), so none is a
+    /// no-op; `now` is recorded as the time of the last probe.
+    async fn probe_write(&self, now: u64) -> Result<()>;
 
     /// Look a user up.
     async fn user(&self, name: &str) -> Result<Option<User>>;
@@ -163,7 +239,9 @@ pub trait Store: Send + Sync + 'static {
     /// Count one TOTP attempt for `check.user`, atomically across every jitd sharing the
     /// store: with `max_failures` failures after `since` the user is locked out and nothing
     /// else happens; otherwise a right code (`step`) later than every step accepted before
-    /// is accepted and its step used up, and anything else is recorded as a failure. Since
+    /// is accepted and its step used up, a right code for an earlier step is
+    /// [`TotpOutcome::Replayed`] (not a guess: nothing recorded), and a wrong code (no
+    /// `step`) is recorded as a failure. Since
     /// the attempt limit is checked in the same transaction that records the outcome, at
     /// most `max_failures` codes ever count per window, however many arrive at once.
     async fn check_totp(&self, check: TotpCheck<'_>) -> Result<TotpOutcome>;
@@ -299,4 +377,54 @@ pub async fn open(database: &str, data_dir: &std::path::Path) -> Result<std::syn
     }
     let path = data_dir.join(database.strip_prefix("sqlite://").unwrap_or(database));
     Ok(std::sync::Arc::new(sqlite::SqliteStore::open(&path).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_classified_by_meaning() {
+        let cases = [
+            (Error::AlreadyExists("user a".into()), ErrorKind::Conflict),
+            (Error::Conflict("decided".into()), ErrorKind::Conflict),
+            (Error::NotFound("user a".into()), ErrorKind::NotFound),
+            (
+                Error::Database(sqlx::Error::PoolTimedOut),
+                ErrorKind::Overloaded,
+            ),
+            (Error::Busy("no connection".into()), ErrorKind::Overloaded),
+            (
+                Error::Database(sqlx::Error::PoolClosed),
+                ErrorKind::Unavailable,
+            ),
+            (
+                Error::Unavailable("disk full".into()),
+                ErrorKind::Unavailable,
+            ),
+            (
+                Error::Sqlite(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                    None,
+                )),
+                ErrorKind::Unavailable,
+            ),
+            (Error::Corrupt("bad row".into()), ErrorKind::Internal),
+        ];
+        for (error, kind) in cases {
+            assert_eq!(error.kind(), kind, "{error}");
+            assert_eq!(
+                error.is_transient(),
+                matches!(kind, ErrorKind::Unavailable | ErrorKind::Overloaded)
+            );
+        }
+    }
+
+    #[test]
+    fn a_grouped_write_tells_each_caller_what_the_failure_meant() {
+        let busy = Error::Database(sqlx::Error::PoolTimedOut).for_each_caller();
+        assert_eq!(busy.kind(), ErrorKind::Overloaded);
+        let down = Error::Database(sqlx::Error::PoolClosed).for_each_caller();
+        assert_eq!(down.kind(), ErrorKind::Unavailable);
+    }
 }

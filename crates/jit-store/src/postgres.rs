@@ -46,6 +46,20 @@ const MAX_CONNECTIONS: u32 = 16;
 /// noticed and replaced instead of failing a request after the database is back.
 const TEST_WHEN_IDLE_FOR: Duration = Duration::from_millis(500);
 
+/// What a pool error means. sqlx answers `PoolTimedOut` both when every connection is open
+/// and busy (jitd is overloaded: [`Error::Busy`]) and when it kept failing to open one until
+/// the deadline (the database is down: [`Error::Unavailable`]); fewer open connections than
+/// the pool may hold tells the second case.
+pub(super) fn pool_error(pool: &PgPool, error: sqlx::Error) -> Error {
+    match error {
+        sqlx::Error::PoolTimedOut if pool.size() < MAX_CONNECTIONS => {
+            Error::Unavailable("no database connection could be opened in time".into())
+        }
+        sqlx::Error::PoolTimedOut => Error::Busy("every database connection is in use".into()),
+        other => other.into(),
+    }
+}
+
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -89,7 +103,21 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| pool_error(&self.pool, e))?;
+        Ok(())
+    }
+
+    async fn probe_write(&self, now: u64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO health_probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at, probes = health_probe.probes + 1",
+        )
+        .bind(to_i64(now))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| pool_error(&self.pool, e))?;
         Ok(())
     }
 
@@ -144,7 +172,7 @@ impl Store for PostgresStore {
         let times: Vec<i64> = row.try_get("failures")?;
         Ok(match accepted {
             Some(true) => crate::TotpOutcome::Accepted,
-            Some(false) => rules::refused(times.len(), check.step),
+            Some(false) => rules::not_accepted(times.len(), check.step),
             None => crate::TotpOutcome::LockedOut(times.into_iter().map(to_u64).collect()),
         })
     }

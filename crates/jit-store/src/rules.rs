@@ -131,11 +131,14 @@ pub(crate) fn locked_out(times: &[i64], max: u32) -> Option<crate::TotpOutcome> 
         .then(|| crate::TotpOutcome::LockedOut(times.iter().copied().map(to_u64).collect()))
 }
 
-/// The outcome of a code that did not use up a step (recorded as a failure).
-pub(crate) fn refused(earlier_failures: usize, step: Option<u64>) -> crate::TotpOutcome {
-    crate::TotpOutcome::Refused {
-        earlier_failures: u32::try_from(earlier_failures).unwrap_or(u32::MAX),
-        replayed: step.is_some(),
+/// The outcome of a code that did not use up a step: a right code (it matched `step`) is a
+/// replay of one used before, not recorded; a wrong one was recorded as a failure.
+pub(crate) fn not_accepted(earlier_failures: usize, step: Option<u64>) -> crate::TotpOutcome {
+    match step {
+        Some(_) => crate::TotpOutcome::Replayed,
+        None => crate::TotpOutcome::Refused {
+            earlier_failures: u32::try_from(earlier_failures).unwrap_or(u32::MAX),
+        },
     }
 }
 

@@ -78,6 +78,19 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn probe_write(&self, now: u64) -> Result<()> {
+        self.engine
+            .write(move |c| {
+                execute(
+                    c,
+                    "INSERT INTO health_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at, probes = health_probe.probes + 1",
+                    [to_i64(now)],
+                )
+                .map(drop)
+            })
+            .await
+    }
+
     async fn user(&self, name: &str) -> Result<Option<User>> {
         let name = name.to_owned();
         self.engine.read(move |c| user_in(c, &name)).await

@@ -120,11 +120,9 @@ fn totp(user: &str, step: Option<u64>) -> TotpCheck<'_> {
     }
 }
 
-fn refused(earlier_failures: u32, replayed: bool) -> TotpOutcome {
-    TotpOutcome::Refused {
-        earlier_failures,
-        replayed,
-    }
+/// A wrong code, recorded as a failure after `earlier_failures` others.
+fn refused(earlier_failures: u32) -> TotpOutcome {
+    TotpOutcome::Refused { earlier_failures }
 }
 
 async fn totp_steps_are_accepted_once_and_in_order(store: Arc<dyn Store>) {
@@ -133,19 +131,24 @@ async fn totp_steps_are_accepted_once_and_in_order(store: Arc<dyn Store>) {
     assert_eq!(check(100).await.unwrap(), TotpOutcome::Accepted);
     assert_eq!(
         check(100).await.unwrap(),
-        refused(0, true),
+        TotpOutcome::Replayed,
         "same step twice"
     );
     assert_eq!(
         check(99).await.unwrap(),
-        refused(1, true),
+        TotpOutcome::Replayed,
         "older step after newer"
     );
     assert_eq!(check(101).await.unwrap(), TotpOutcome::Accepted);
     assert_eq!(
         store.check_totp(totp("ghost", Some(5))).await.unwrap(),
-        refused(0, true),
+        TotpOutcome::Replayed,
         "unknown user"
+    );
+    assert_eq!(
+        store.check_totp(totp("alice", None)).await.unwrap(),
+        refused(0),
+        "the replays recorded no failure"
     );
 }
 
@@ -178,10 +181,7 @@ async fn failures_are_counted_in_a_window(store: Arc<dyn Store>) {
             since: 0,
             ..totp("alice", None)
         };
-        assert_eq!(
-            store.check_totp(check).await.unwrap(),
-            refused(earlier, false)
-        );
+        assert_eq!(store.check_totp(check).await.unwrap(), refused(earlier));
     }
     // Only failures after `since` count.
     let check = TotpCheck {
@@ -189,13 +189,13 @@ async fn failures_are_counted_in_a_window(store: Arc<dyn Store>) {
         since: 15,
         ..totp("alice", None)
     };
-    assert_eq!(store.check_totp(check).await.unwrap(), refused(2, false));
+    assert_eq!(store.check_totp(check).await.unwrap(), refused(2));
     let check = TotpCheck {
         now: 40,
         since: 0,
         ..totp("bob", None)
     };
-    assert_eq!(store.check_totp(check).await.unwrap(), refused(0, false));
+    assert_eq!(store.check_totp(check).await.unwrap(), refused(0));
     // Purging forgets failures up to the given time, and nothing after it.
     assert_eq!(store.purge_expired(0, 20).await.unwrap(), 2);
     let check = TotpCheck {
@@ -205,7 +205,7 @@ async fn failures_are_counted_in_a_window(store: Arc<dyn Store>) {
     };
     assert_eq!(
         store.check_totp(check).await.unwrap(),
-        refused(2, false),
+        refused(2),
         "30 and 40 are left"
     );
 }
@@ -254,10 +254,7 @@ async fn a_nonce_checked_with_the_totp_code_is_single_use_too(store: Arc<dyn Sto
     };
     assert_eq!(
         store.check_totp(wrong).await.unwrap(),
-        TotpOutcome::Refused {
-            earlier_failures: 0,
-            replayed: false
-        },
+        refused(0),
         "replays recorded no failures"
     );
 }
@@ -523,14 +520,18 @@ async fn an_issuance_counts_its_totp_attempt_first(store: Arc<dyn Store>) {
     assert_eq!(issue(1, totp("alice", Some(100))).await.unwrap(), base + 1);
     assert_eq!(
         store.check_totp(totp("alice", Some(100))).await.unwrap(),
-        refused(0, true)
+        TotpOutcome::Replayed
     );
-    // A wrong code: nothing issued, the failure counted (now two).
+    // The spent code again with an issuance: nothing issued, nothing counted.
+    assert!(matches!(
+        issue(2, totp("alice", Some(100))).await,
+        Err(jit_store::Error::TotpRefused(TotpOutcome::Replayed))
+    ));
+    // A wrong code: nothing issued, the failure counted (the first).
     assert!(matches!(
         issue(2, totp("alice", None)).await,
         Err(jit_store::Error::TotpRefused(TotpOutcome::Refused {
-            earlier_failures: 1,
-            replayed: false
+            earlier_failures: 0
         }))
     ));
     assert_eq!(store.log_len().await.unwrap(), base + 1);
@@ -549,7 +550,7 @@ async fn an_issuance_counts_its_totp_attempt_first(store: Arc<dyn Store>) {
         Err(jit_store::Error::TotpRefused(TotpOutcome::ReplayedRequest))
     ));
     // Locked out: refused without looking at the code.
-    for _ in 0..3 {
+    for _ in 0..4 {
         store.check_totp(totp("alice", None)).await.unwrap();
     }
     assert!(matches!(
@@ -1275,6 +1276,55 @@ async fn a_refused_change_writes_no_record(store: Arc<dyn Store>) {
     assert_eq!(store.log_len().await.unwrap(), length);
 }
 
+async fn replays_of_an_accepted_code_never_lock_the_user_out(store: Arc<dyn Store>) {
+    store.add_user("alice", &[], 10).await.unwrap();
+    assert_eq!(
+        store.check_totp(totp("alice", Some(100))).await.unwrap(),
+        TotpOutcome::Accepted
+    );
+    // Many more replays of the accepted code than the limit allows failures, at once.
+    let replays: Vec<_> = (0..16)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.check_totp(totp("alice", Some(100))).await })
+        })
+        .collect();
+    for replay in replays {
+        assert_eq!(replay.await.unwrap().unwrap(), TotpOutcome::Replayed);
+    }
+    assert_eq!(
+        store.check_totp(totp("alice", Some(101))).await.unwrap(),
+        TotpOutcome::Accepted,
+        "not locked out: the next step's code works"
+    );
+    // A wrong code still counts, up to the lockout.
+    for earlier in 0..5 {
+        assert_eq!(
+            store.check_totp(totp("alice", None)).await.unwrap(),
+            refused(earlier)
+        );
+    }
+    assert!(matches!(
+        store.check_totp(totp("alice", Some(102))).await.unwrap(),
+        TotpOutcome::LockedOut(t) if t.len() == 5
+    ));
+}
+
+async fn a_write_probe_succeeds_on_a_healthy_store(store: Arc<dyn Store>) {
+    store.probe_write(1000).await.unwrap();
+    store.probe_write(1001).await.unwrap();
+    // Concurrent probes (several load balancers) all succeed on the one row.
+    let probes: Vec<_> = (0..8)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move { store.probe_write(1002 + n).await })
+        })
+        .collect();
+    for probe in probes {
+        probe.await.unwrap().unwrap();
+    }
+}
+
 macro_rules! store_suite {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -1313,6 +1363,8 @@ macro_rules! store_suite {
             case!(every_change_commits_with_its_record_or_not_at_all);
             case!(a_refused_change_writes_no_record);
             case!(ca_keys_rotate_and_retire);
+            case!(replays_of_an_accepted_code_never_lock_the_user_out);
+            case!(a_write_probe_succeeds_on_a_healthy_store);
         }
     };
 }

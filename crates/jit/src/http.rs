@@ -290,6 +290,7 @@ fn default_hint(code: ErrorCode) -> Option<&'static str> {
         ErrorCode::LogUnavailable | ErrorCode::StoreUnavailable | ErrorCode::Internal => {
             "try again in a minute; if it persists, tell your operator"
         }
+        ErrorCode::Overloaded => "the server is busy; try again in a few seconds",
         ErrorCode::ReasonRequired => "say why with `--reason TEXT` (it is kept in the log)",
         ErrorCode::ReasonInvalid => "write a shorter reason, on one line",
         ErrorCode::TicketInvalid => {

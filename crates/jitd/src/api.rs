@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use jit_proto::api::{CaKeys, Health, RoleInfo, Whoami, WhoamiRequest};
 use jit_proto::ErrorCode;
+use tokio::sync::Semaphore;
 
 use crate::auth::{authenticate, Confirmation};
 use crate::error::AppError;
@@ -35,10 +36,15 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
     }
 }
 
-/// The API router.
+/// The API router. Every route but `/v1/healthz` and `/metrics` sits behind the load
+/// shedder (at most `settings.max_in_flight` requests at once), so a flood is answered 503
+/// `overloaded` at once while health checks and scrapes still get through.
 pub fn app(state: Arc<AppState>) -> Router {
+    let shedder = Shedder {
+        permits: Arc::new(Semaphore::new(state.settings.max_in_flight)),
+        metrics: state.metrics.clone(),
+    };
     Router::new()
-        .route("/v1/healthz", get(healthz))
         .route("/v1/ca", get(ca_keys))
         .route("/v1/ca/user_ca.pub", get(user_ca_text))
         .route("/v1/ca/host_ca.pub", get(host_ca_text))
@@ -67,11 +73,31 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/v1/log/proof/consistency",
             get(crate::transparency::consistency),
         )
+        // Only the routes above are shed (a route layer wraps the routes added before it).
+        .route_layer(middleware::from_fn_with_state(shedder, shed))
+        .route("/v1/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(middleware::from_fn(log_requests))
         .with_state(state)
+}
+
+/// The load shedder's state: one permit per request in flight.
+#[derive(Clone)]
+struct Shedder {
+    permits: Arc<Semaphore>,
+    metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// Run the request if a permit is free, else answer 503 `overloaded` with `Retry-After`
+/// at once (queueing would only turn the excess into timeouts for everyone).
+async fn shed(State(shedder): State<Shedder>, request: Request, next: Next) -> Response {
+    let Ok(_permit) = shedder.permits.clone().try_acquire_owned() else {
+        shedder.metrics.denied(ErrorCode::Overloaded.as_str());
+        return AppError::overloaded("max_in_flight requests are in flight").into_response();
+    };
+    next.run(request).await
 }
 
 async fn log_requests(request: Request, next: Next) -> Response {
@@ -107,8 +133,12 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, AppErro
         .into_response())
 }
 
+/// `GET /v1/healthz`: 200 when the store answers a read and durably takes a tiny write
+/// (one upsert of the `health_probe` row, sharing the next group commit on SQLite), so a
+/// database that is down, full or read-only shows here; else 503 with `Retry-After`.
 async fn healthz(State(state): State<Arc<AppState>>) -> Result<Json<Health>, AppError> {
     state.store.ping().await?;
+    state.store.probe_write(state.clock.now()).await?;
     Ok(Json(Health {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),

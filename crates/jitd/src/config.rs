@@ -49,9 +49,17 @@ pub struct Config {
     /// How often to sign a checkpoint of the log while there are new records.
     #[serde(with = "humantime_serde_compat")]
     pub checkpoint_interval: Duration,
+    /// Most API requests handled at once; beyond it a request is answered 503 `overloaded`
+    /// with `Retry-After` at once instead of queueing into a timeout (`/v1/healthz` and
+    /// `/metrics` are never shed).
+    pub max_in_flight: usize,
     /// Where alerts go besides the log.
     pub alerts: AlertsConfig,
 }
+
+/// Default for [`Config::max_in_flight`]: far above what one jitd serves well (throughput
+/// peaks by about 32-128 concurrent requests), so only a flood is shed.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 
 /// `[alerts]` in jitd.toml.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -80,6 +88,7 @@ impl Default for Config {
             issuer: "jit".into(),
             auditor_group: "auditors".into(),
             checkpoint_interval: Duration::from_secs(60),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             alerts: AlertsConfig::default(),
         }
     }
@@ -145,6 +154,12 @@ impl Config {
         {
             bail!("checkpoint_interval must be between 1s and 1h");
         }
+        if !(1..=1_000_000).contains(&self.max_in_flight) {
+            bail!(
+                "max_in_flight must be between 1 and 1000000 (got {}; the default is {DEFAULT_MAX_IN_FLIGHT})",
+                self.max_in_flight
+            );
+        }
         if self.issuer.trim().is_empty() {
             bail!("issuer must not be empty");
         }
@@ -197,6 +212,10 @@ auditor_group = "{auditor_group}"
 # Sign a checkpoint of the issuance log this often while there are new records (and at
 # every shutdown). At most 1m is recommended.
 checkpoint_interval = "{checkpoint_interval}"
+# Most API requests handled at once. Beyond it jitd answers 503 "overloaded" with
+# Retry-After at once (load shedding) instead of letting requests queue into timeouts.
+# /v1/healthz and /metrics are never shed.
+max_in_flight = {max_in_flight}
 
 [alerts]
 # Slack-compatible incoming webhook (JSON POST with a "text" field plus structured fields).
@@ -219,6 +238,7 @@ checkpoint_interval = "{checkpoint_interval}"
             issuer = self.issuer,
             auditor_group = self.auditor_group,
             checkpoint_interval = humantime::format_duration(self.checkpoint_interval),
+            max_in_flight = self.max_in_flight,
             webhook = match &self.alerts.webhook_url {
                 Some(url) => format!("webhook_url = \"{url}\"\n"),
                 None => String::new(),
@@ -257,6 +277,7 @@ mod tests {
         assert_eq!(back.user_ca_previous, config.user_ca_previous);
         assert_eq!(back.user_ca_key, config.user_ca_key);
         assert_eq!(back.enrollment_token_ttl, Duration::from_secs(86400));
+        assert_eq!(back.max_in_flight, DEFAULT_MAX_IN_FLIGHT);
     }
 
     #[test]
@@ -264,6 +285,11 @@ mod tests {
         assert!(Config::parse("public_url = \"http://x\"").is_err());
         assert!(Config::parse("request_max_age = \"1h\"").is_err());
         assert!(Config::parse("nonsense = 1").is_err());
+        assert!(Config::parse("max_in_flight = 0").is_err());
+        assert_eq!(
+            Config::parse("max_in_flight = 64").unwrap().max_in_flight,
+            64
+        );
         assert!(Config::parse("").is_ok());
     }
 }

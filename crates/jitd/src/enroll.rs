@@ -116,10 +116,10 @@ pub async fn enroll(
             return Err(AppError::new(ErrorCode::UserDisabled, message))
         }
         Err(jit_store::Error::AlreadyExists(_)) => {
-            return Err(AppError::new(
-                ErrorCode::BadRequest,
-                "this device key is already enrolled",
-            ))
+            return Err(
+                AppError::new(ErrorCode::Conflict, "this device key is already enrolled")
+                    .hint("make a new device key (`jit enroll --force TOKEN`)"),
+            )
         }
         Err(other) => return Err(other.into()),
     };

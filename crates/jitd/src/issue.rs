@@ -1,8 +1,9 @@
 //! Issuance, the hot path: device signature -> TOTP (single use) -> fresh key (see
 //! [`crate::keys`]) -> policy -> approval or break-glass -> serial -> sign -> commit the log
 //! record durably (the store refuses a key certified before) -> respond. If the record
-//! cannot be committed the certificate is dropped and the client gets 503: no certificate
-//! exists without a record.
+//! cannot be committed the certificate is dropped and the client gets 503 (`log_unavailable`,
+//! or `overloaded` when no database connection came free in time): no certificate exists
+//! without a record.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -379,17 +380,7 @@ async fn issue_for(
                 return Err(AppError::new(ErrorCode::ApprovalRequired, reason)
                     .hint("the approved request was used or lapsed meanwhile; ask again with `jit request`"));
             }
-            (Err(jit_store::Error::Corrupt(reason)), _) => {
-                return Err(AppError::internal("issuance", reason))
-            }
-            (Err(error), _) => {
-                tracing::error!(%error, user = %user.name, "issuance log write failed; certificate discarded");
-                return Err(AppError::new(
-                    ErrorCode::LogUnavailable,
-                    "the issuance log could not be written, so no certificate was issued",
-                )
-                .hint("try again in a moment; if it persists, tell your jit operator"));
-            }
+            (Err(error), _) => return Err(AppError::log_write(error)),
         }
     }
     Err(AppError::internal(
@@ -555,12 +546,14 @@ async fn record_denial(
     error: &AppError,
 ) {
     state.metrics.denied(error.code().as_str());
-    // Not decisions about the engineer: the store failed, or the request was a replay
-    // (refused like a request that failed authentication, and as unlogged).
+    // Not decisions about the engineer: the store failed or jitd was overloaded (a record
+    // would only add to the load), or the request was a replay (refused like a request
+    // that failed authentication, and as unlogged).
     if matches!(
         error.code(),
         ErrorCode::StoreUnavailable
             | ErrorCode::LogUnavailable
+            | ErrorCode::Overloaded
             | ErrorCode::Internal
             | ErrorCode::ReplayedRequest
     ) {

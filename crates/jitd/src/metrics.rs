@@ -57,7 +57,7 @@ impl Metrics {
         );
         registry.register(
             "totp_failures",
-            "Wrong, malformed or replayed TOTP codes",
+            "Wrong or malformed TOTP codes (a used code tried again is not counted)",
             totp_failures.clone(),
         );
         registry.register(

@@ -10,8 +10,9 @@ use crate::auth::UnseenNonce;
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// Check `otp` for `user` with the secret of `device`. Wrong, malformed and replayed codes
-/// count as failures; past the limit every attempt gets 429 until the window cools down.
+/// Check `otp` for `user` with the secret of `device`. Wrong and malformed codes count as
+/// failures; a right code used before is refused as `replayed_otp` without counting (it is
+/// not a guess); past the limit every attempt gets 429 until the window cools down.
 ///
 /// `nonce`, when given, is the request's nonce not yet remembered: it is remembered in the
 /// same store transaction before anything is counted, and a replayed request is refused
@@ -95,16 +96,12 @@ pub async fn judge(
     let (code, earlier_failures) = match counted {
         TotpOutcome::ReplayedRequest => return Err(crate::auth::replayed_request()),
         TotpOutcome::Accepted => return Ok(()),
-        TotpOutcome::Refused {
+        // A right code used before: not a guess, so no failure, no metric, no alert.
+        TotpOutcome::Replayed => return Err(failed(ErrorCode::ReplayedOtp)),
+        TotpOutcome::Refused { earlier_failures } => (
+            claim.wrong.unwrap_or(ErrorCode::InvalidOtp),
             earlier_failures,
-            replayed,
-        } => {
-            let code = match replayed {
-                true => ErrorCode::ReplayedOtp,
-                false => claim.wrong.unwrap_or(ErrorCode::InvalidOtp),
-            };
-            (code, earlier_failures)
-        }
+        ),
         TotpOutcome::LockedOut(failures) => {
             let retry_after_seconds = match limit.decide(&failures, now) {
                 AttemptDecision::LockedOut {

@@ -72,6 +72,8 @@ pub struct Settings {
     pub auditor_group: String,
     /// Name of this log in its checkpoints.
     pub log_origin: String,
+    /// Most API requests handled at once (more are shed with 503 `overloaded`).
+    pub max_in_flight: usize,
 }
 
 impl Default for Settings {
@@ -83,6 +85,7 @@ impl Default for Settings {
             request_lifetime: 24 * 3600,
             auditor_group: "auditors".into(),
             log_origin: "jit".into(),
+            max_in_flight: crate::config::DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }

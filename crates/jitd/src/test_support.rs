@@ -42,7 +42,7 @@ pub async fn app_state(
     clock: Arc<dyn Clock>,
     settings: Settings,
 ) -> anyhow::Result<Arc<AppState>> {
-    build_state(data_dir, policy, clock, settings, false).await
+    app_state_with(data_dir, "sqlite://jit.db", policy, clock, settings, false).await
 }
 
 /// [`app_state`] in the middle of a rotation: an earlier user CA key and an earlier host CA
@@ -53,11 +53,14 @@ pub async fn app_state_mid_rotation(
     clock: Arc<dyn Clock>,
     settings: Settings,
 ) -> anyhow::Result<Arc<AppState>> {
-    build_state(data_dir, policy, clock, settings, true).await
+    app_state_with(data_dir, "sqlite://jit.db", policy, clock, settings, true).await
 }
 
-async fn build_state(
+/// [`app_state`] on the store `database` names (relative paths are under `data_dir`),
+/// optionally [`app_state_mid_rotation`].
+pub async fn app_state_with(
     data_dir: &Path,
+    database: &str,
     policy: &str,
     clock: Arc<dyn Clock>,
     settings: Settings,
@@ -69,7 +72,7 @@ async fn build_state(
             false => Vec::new(),
         })
     };
-    let store = jit_store::open("sqlite://jit.db", data_dir)
+    let store = jit_store::open(database, data_dir)
         .await
         .context("cannot open the test store")?;
     let policy = jit_policy::Policy::parse(policy).context("the test policy does not parse")?;

@@ -89,13 +89,13 @@ async fn run(pool: PgPool, mut queue: mpsc::Receiver<Job>, failpoint: std::sync:
         let head = match begin(&pool, &mut conn).await {
             Ok(head) => head,
             Err(error) => {
-                // The database is unreachable: nobody waiting now would fare better.
-                let message = error.to_string();
+                // The database is unreachable (or no connection came free in time: then
+                // each caller hears it was busy): nobody waiting now would fare better.
                 while let Ok(job) = queue.try_recv() {
                     batch.push(job);
                 }
                 for job in batch {
-                    let _ = job.reply.send(Err(Error::Unavailable(message.clone())));
+                    let _ = job.reply.send(Err(error.for_each_caller()));
                 }
                 continue;
             }
@@ -121,7 +121,11 @@ async fn begin(pool: &PgPool, conn: &mut Option<PgConnection>) -> Result<Head> {
     let mut tries = FRESH_TRIES;
     loop {
         // An idle pooled connection can be cut as well: the next one then is newer.
-        let fresh = conn.insert(pool.acquire().await?.detach());
+        let acquired = pool
+            .acquire()
+            .await
+            .map_err(|e| super::pool_error(pool, e))?;
+        let fresh = conn.insert(acquired.detach());
         match Head::lock(fresh).await {
             Ok(head) => return Ok(head),
             Err(Error::Database(sqlx::Error::Database(error))) => {
@@ -149,6 +153,7 @@ async fn write_batch(
     failpoint: &Failpoint,
 ) -> bool {
     let mut answers = Vec::with_capacity(batch.len());
+    // The write that spoiled the batch (its position in `answers`) and why.
     let mut spoiled = None;
     let mut jobs = batch.into_iter();
     for job in jobs.by_ref() {
@@ -161,24 +166,27 @@ async fn write_batch(
         match written {
             Ok(outcome) => answers.push((job.reply, outcome)),
             Err(error) => {
+                spoiled = Some((answers.len(), error));
                 answers.push((job.reply, Err(Error::Unavailable(String::new()))));
-                spoiled = Some(error);
                 break;
             }
         }
     }
     // Jobs not tried after the batch was spoiled: their builders are dropped unused.
     answers.extend(jobs.map(|job| (job.reply, Err(Error::Unavailable(String::new())))));
-    let committed = match spoiled {
-        Some(error) => Err(error),
-        None => match head.store(conn).await {
-            Ok(()) => sqlx::raw_sql("COMMIT")
-                .execute(&mut *conn)
-                .await
-                .map(drop)
-                .map_err(Error::from),
-            Err(error) => Err(error),
-        },
+    let (committed, culprit) = match spoiled {
+        Some((at, error)) => (Err(error), Some(at)),
+        None => (
+            match head.store(conn).await {
+                Ok(()) => sqlx::raw_sql("COMMIT")
+                    .execute(&mut *conn)
+                    .await
+                    .map(drop)
+                    .map_err(Error::from),
+                Err(error) => Err(error),
+            },
+            None,
+        ),
     };
     match committed {
         Ok(()) => {
@@ -188,11 +196,17 @@ async fn write_batch(
             true
         }
         Err(error) => {
-            // Nothing of this batch is durable: every caller gets an error.
+            // Nothing of this batch is durable: every caller gets an error, the one whose
+            // write failed its own (a corrupt value stays corrupt), the others its meaning.
             tracing::warn!(%error, "log batch failed; rolled back");
-            let message = error.to_string();
-            for (reply, _) in answers {
-                let _ = reply.send(Err(Error::Unavailable(message.clone())));
+            let shared = error.for_each_caller();
+            let mut own = Some(error);
+            for (at, (reply, _)) in answers.into_iter().enumerate() {
+                let answer = match (Some(at) == culprit).then(|| own.take()).flatten() {
+                    Some(error) => error,
+                    None => shared.for_each_caller(),
+                };
+                let _ = reply.send(Err(answer));
             }
             sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_ok()
         }

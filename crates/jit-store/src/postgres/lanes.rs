@@ -62,9 +62,13 @@ impl Lanes {
 
     /// A connection: the one given back last, else a fresh one from the pool.
     pub(super) async fn take(&self) -> Result<Lane<'_>> {
-        tokio::time::timeout(ACQUIRE_TIMEOUT, self.take_in_turn())
+        let taken = tokio::time::timeout(ACQUIRE_TIMEOUT, self.take_in_turn())
             .await
-            .map_err(|_| sqlx::Error::PoolTimedOut)?
+            .unwrap_or(Err(crate::Error::Database(sqlx::Error::PoolTimedOut)));
+        taken.map_err(|error| match error {
+            crate::Error::Database(error) => super::pool_error(&self.pool, error),
+            other => other,
+        })
     }
 
     async fn take_in_turn(&self) -> Result<Lane<'_>> {

@@ -10,7 +10,8 @@ use sqlx::PgPool;
 
 use crate::{Error, Result};
 
-/// Schema migrations, applied in order, each once (the same versions as SQLite's).
+/// Schema migrations, applied in order, each once (gaps in the numbers are fine; a version
+/// both backends have means the same change on both).
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (
@@ -36,6 +37,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         7,
         include_str!("../../migrations/postgres/0007_client_key_fingerprints.sql"),
+    ),
+    (
+        8,
+        include_str!("../../migrations/postgres/0008_totp_replays_health_probe.sql"),
     ),
     (
         9,

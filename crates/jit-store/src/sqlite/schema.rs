@@ -6,7 +6,8 @@ use std::path::Path;
 use super::query::{column, first};
 use crate::{Error, Result};
 
-/// Schema migrations, applied in order, each once.
+/// Schema migrations, applied in order, each once (gaps in the numbers are fine: version 8
+/// matches PostgreSQL's).
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (
@@ -25,6 +26,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         7,
         include_str!("../../migrations/sqlite/0007_client_key_fingerprints.sql"),
+    ),
+    (
+        8,
+        include_str!("../../migrations/sqlite/0008_health_probe.sql"),
     ),
     (9, include_str!("../../migrations/sqlite/0009_ca_keys.sql")),
 ];

@@ -18,7 +18,8 @@ pub(super) fn remember_nonce_in(c: &Connection, nonce: &str, expires_at: u64) ->
     Ok(added == 1)
 }
 
-/// See [`crate::Store::check_totp`]: nonce first, then the limit, then the step or a failure.
+/// See [`crate::Store::check_totp`]: nonce first, then the limit, then the step; a right
+/// code for a used step is a replay (nothing recorded), only a wrong code is a failure.
 pub(super) fn check_in(c: &Connection, check: TotpCheck<'_>) -> Result<TotpOutcome> {
     if let Some(nonce) = check.nonce {
         if !remember_nonce_in(c, nonce.value, nonce.expires_at)? {
@@ -40,14 +41,15 @@ pub(super) fn check_in(c: &Connection, check: TotpCheck<'_>) -> Result<TotpOutco
             "UPDATE users SET totp_last_step = ? WHERE name = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
             params![to_i64(step), check.user, to_i64(step)],
         )?;
-        if accepted == 1 {
-            return Ok(TotpOutcome::Accepted);
-        }
+        return Ok(match accepted {
+            1 => TotpOutcome::Accepted,
+            _ => rules::not_accepted(times.len(), check.step),
+        });
     }
     execute(
         c,
         "INSERT INTO totp_failures (user_name, at) VALUES (?, ?)",
         params![check.user, to_i64(check.now)],
     )?;
-    Ok(rules::refused(times.len(), check.step))
+    Ok(rules::not_accepted(times.len(), None))
 }

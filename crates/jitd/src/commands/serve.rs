@@ -73,6 +73,7 @@ pub async fn run(
             issuer: config.issuer.clone(),
             auditor_group: config.auditor_group.clone(),
             log_origin: config.public_url.clone(),
+            max_in_flight: config.max_in_flight,
             ..Settings::default()
         },
         alerter: alerter.clone(),

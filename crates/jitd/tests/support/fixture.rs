@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use base64::Engine as _;
 use jit_mfa::TotpSecret;
@@ -43,13 +43,25 @@ pub struct Device {
 
 /// A fixture running `policy`.
 pub async fn fixture(policy: &str) -> Fixture {
+    fixture_with(policy, jitd::state::Settings::default(), "sqlite://jit.db").await
+}
+
+/// A fixture running `policy` with `settings`, on the store `database` names (relative
+/// paths are under the fixture's own temporary directory).
+pub async fn fixture_with(
+    policy: &str,
+    settings: jitd::state::Settings,
+    database: &str,
+) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(TestClock(AtomicU64::new(1_800_000_000)));
-    let state = jitd::test_support::app_state_mid_rotation(
+    let state = jitd::test_support::app_state_with(
         dir.path(),
+        database,
         policy,
         clock.clone(),
-        jitd::state::Settings::default(),
+        settings,
+        true,
     )
     .await
     .unwrap();
@@ -72,13 +84,28 @@ impl Fixture {
     }
 
     pub async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let (status, _, value) = self.call_with_headers(request).await;
+        (status, value)
+    }
+
+    /// Like [`Fixture::call`], with the response headers.
+    pub async fn call_with_headers(
+        &self,
+        request: Request<Body>,
+    ) -> (StatusCode, HeaderMap, Value) {
         let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
+        let (status, headers) = (response.status(), response.headers().clone());
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
             .await
             .unwrap();
         let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        (status, value)
+        (status, headers, value)
+    }
+
+    /// `GET path`, with the response headers.
+    pub async fn get(&self, path: &str) -> (StatusCode, HeaderMap, Value) {
+        self.call_with_headers(Request::get(path).body(Body::empty()).unwrap())
+            .await
     }
 
     /// Commit a state change with an operator's record, as the admin commands do.
@@ -111,18 +138,33 @@ impl Fixture {
     }
 
     pub async fn enroll_with(&self, token: &str, key: &PrivateKey) -> (StatusCode, Value) {
-        let body = json!({
-            "token_secret": token,
-            "device_public_key": key.public_key().to_openssh().unwrap(),
-            "device_name": "laptop",
-        });
-        self.call(
-            Request::post("/v1/enroll")
-                .header("content-type", "application/json")
-                .body(Body::from(body.to_string()))
-                .unwrap(),
-        )
-        .await
+        self.call(enroll_request(token, key)).await
+    }
+
+    /// Send every request at once (each on its own task); the answers in order.
+    pub async fn call_all(&self, requests: Vec<Request<Body>>) -> Vec<(StatusCode, Value)> {
+        let tasks: Vec<_> = requests
+            .into_iter()
+            .map(|request| {
+                let app = self.app.clone();
+                tokio::spawn(async move {
+                    let response = app.oneshot(request).await.unwrap();
+                    let status = response.status();
+                    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                        .await
+                        .unwrap();
+                    (
+                        status,
+                        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+                    )
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for task in tasks {
+            answers.push(task.await.unwrap());
+        }
+        answers
     }
 
     pub async fn enrolled(&self, user: &str, groups: &[&str]) -> Device {
@@ -211,6 +253,19 @@ impl Fixture {
             .map(|e| serde_json::from_str(&e.body).unwrap())
             .collect()
     }
+}
+
+/// `POST /v1/enroll` of `key` with the enrollment token `token`.
+pub fn enroll_request(token: &str, key: &PrivateKey) -> Request<Body> {
+    let body = json!({
+        "token_secret": token,
+        "device_public_key": key.public_key().to_openssh().unwrap(),
+        "device_name": "laptop",
+    });
+    Request::post("/v1/enroll")
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
 }
 
 /// A request signed by `key` with exactly `body`.
