@@ -20,7 +20,8 @@
 //! - devices: each device has its `registered` record (same user), and is confirmed exactly
 //!   when an `enrolled` record names it; and vice versa;
 //! - nobody acts while disabled: no `issued`, `requested` or `decided` record of a user
-//!   comes after that user's `disabled` record (without an `enabled` in between).
+//!   comes after that user's `disabled` record (without an `enabled` in between), and a
+//!   `disabled` record leaves none of the user's certificates valid then unrevoked.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -72,6 +73,8 @@ struct Expected {
     serial_claims: BTreeMap<u64, Claim>,
     key_claims: BTreeMap<String, Claim>,
     users: BTreeMap<String, UserLog>,
+    /// Each user's certificates so far: (serial, valid_before).
+    certificates_of: BTreeMap<String, Vec<(u64, u64)>>,
     registered: BTreeMap<String, String>,
     enrolled: BTreeMap<String, String>,
     problems: Vec<String>,
@@ -107,6 +110,18 @@ impl Expected {
         }
     }
 
+    /// Disabling `user` (record `seq` at `time`) revokes each of their certificates still
+    /// valid then (DESIGN §4), with this record or before it.
+    fn disabled_leaves_nothing_valid(&mut self, seq: u64, time: u64, user: &str) {
+        for (serial, valid_before) in self.certificates_of.get(user).into_iter().flatten() {
+            if *valid_before > time && !self.serial_claims.contains_key(serial) {
+                self.problems.push(format!(
+                    "log record {seq} disables user {user}, but their certificate {serial} (valid until {valid_before}) is not revoked with it or before it"
+                ));
+            }
+        }
+    }
+
     fn add(&mut self, seq: u64, record: Record) {
         let time = record.time;
         match record.event {
@@ -128,6 +143,10 @@ impl Expected {
                         )),
                     }
                 }
+                self.certificates_of
+                    .entry(issuance.user.clone())
+                    .or_default()
+                    .push((issuance.serial, issuance.valid_before));
                 if let Some((first, _)) = self.issued.get(&issuance.serial) {
                     self.problems.push(format!(
                         "serial {} is issued twice in the log: records {first} and {seq}",
@@ -211,6 +230,9 @@ impl Expected {
                         reason: "user disabled".into(),
                         by: by.clone(),
                     });
+                }
+                if change.action == "disabled" {
+                    self.disabled_leaves_nothing_valid(seq, time, &change.user);
                 }
             }
             Event::Registered(enrollment) => {
