@@ -17,11 +17,11 @@
 mod postgres;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jit_e2e::jit::{api_client, unix_now, ApiEngineer, Ca};
+use jit_e2e::jit::{api_client, http_status, unix_now, ApiEngineer, Ca};
 use jit_e2e::ledger_check::{self, Ledger};
 use jit_proto::api::{
     CertificateResponse, DecisionRequest, NewRequest, RequestInfo, RevokeOwn, RevokeOwnResponse,
@@ -111,20 +111,39 @@ struct Board {
     approved: HashMap<String, Vec<String>>,
     serials: HashMap<String, Vec<u64>>,
     acks: Vec<Ack>,
+    /// Calls refused, or unanswered because jitd was down.
     failures: usize,
+    /// Calls in flight when jitd was killed, left without an answer.
+    cut: usize,
 }
 
 struct Load {
     board: Mutex<Board>,
     stop: AtomicBool,
+    /// Kills so far (a call that started before one and got no answer was cut by it).
+    kills: AtomicUsize,
 }
 
 impl Load {
     fn ack(&self, ack: Ack) {
         self.board.lock().unwrap().acks.push(ack);
     }
-    fn failed(&self) {
-        self.board.lock().unwrap().failures += 1;
+
+    /// Await one API call; its answer on success, else counted as failed or cut.
+    async fn call<T>(
+        &self,
+        call: impl std::future::Future<Output = anyhow::Result<T>>,
+    ) -> Option<T> {
+        let kills = self.kills.load(Ordering::SeqCst);
+        let result = call.await;
+        let cut = http_status(&result).is_none() && self.kills.load(Ordering::SeqCst) != kills;
+        let mut board = self.board.lock().unwrap();
+        match result {
+            Ok(answer) => return Some(answer),
+            Err(_) if cut => board.cut += 1,
+            Err(_) => board.failures += 1,
+        }
+        None
     }
 }
 
@@ -151,9 +170,8 @@ async fn engineer_loop(
             .and_then(Vec::pop);
         if let Some(id) = usable {
             if let Some(code) = me.try_next_code() {
-                match me.certify(&client, "db", &code).await {
-                    Ok(response) => issued(&load, &name, response),
-                    Err(_) => load.failed(),
+                if let Some(response) = load.call(me.certify(&client, "db", &code)).await {
+                    issued(&load, &name, response);
                 }
                 continue;
             }
@@ -170,9 +188,8 @@ async fn engineer_loop(
                 let Some(code) = me.try_next_code() else {
                     continue;
                 };
-                match me.certify(&client, "ops", &code).await {
-                    Ok(response) => issued(&load, &name, response),
-                    Err(_) => load.failed(),
+                if let Some(response) = load.call(me.certify(&client, "ops", &code)).await {
+                    issued(&load, &name, response);
                 }
             }
             2..=5 => {
@@ -207,26 +224,21 @@ async fn engineer_loop(
                     reason,
                 };
                 let path = format!("/v1/requests/{id}/{verb}");
-                match me
-                    .post_signed::<_, RequestInfo>(&client, &path, &body)
-                    .await
-                {
-                    Ok(info) => {
-                        let mut board = load.board.lock().unwrap();
-                        if info.state == "approved" {
-                            board
-                                .approved
-                                .entry(requester)
-                                .or_default()
-                                .push(id.clone());
-                        }
-                        board.acks.push(Ack::Decided {
-                            id,
-                            approver: name.clone(),
-                            approve,
-                        });
+                let decided = me.post_signed::<_, RequestInfo>(&client, &path, &body);
+                if let Some(info) = load.call(decided).await {
+                    let mut board = load.board.lock().unwrap();
+                    if info.state == "approved" {
+                        board
+                            .approved
+                            .entry(requester)
+                            .or_default()
+                            .push(id.clone());
                     }
-                    Err(_) => load.failed(),
+                    board.acks.push(Ack::Decided {
+                        id,
+                        approver: name.clone(),
+                        approve,
+                    });
                 }
             }
             6..=8 => {
@@ -244,16 +256,11 @@ async fn engineer_loop(
                     ticket: None,
                     ttl_seconds: None,
                 };
-                match me
-                    .post_signed::<_, RequestInfo>(&client, "/v1/requests", &body)
-                    .await
-                {
-                    Ok(info) => {
-                        let mut board = load.board.lock().unwrap();
-                        board.pending.push((info.id.clone(), name.clone()));
-                        board.acks.push(Ack::Requested(info.id));
-                    }
-                    Err(_) => load.failed(),
+                let created = me.post_signed::<_, RequestInfo>(&client, "/v1/requests", &body);
+                if let Some(info) = load.call(created).await {
+                    let mut board = load.board.lock().unwrap();
+                    board.pending.push((info.id.clone(), name.clone()));
+                    board.acks.push(Ack::Requested(info.id));
                 }
             }
             _ => {
@@ -272,15 +279,15 @@ async fn engineer_loop(
                     freshness: fresh(),
                     serials: vec![serial],
                 };
-                match me
-                    .post_signed::<_, RevokeOwnResponse>(&client, "/v1/certificates/revoke", &body)
-                    .await
-                {
-                    Ok(response) => response
-                        .revoked
-                        .into_iter()
-                        .for_each(|s| load.ack(Ack::Revoked(s))),
-                    Err(_) => load.failed(),
+                let revoked = me.post_signed::<_, RevokeOwnResponse>(
+                    &client,
+                    "/v1/certificates/revoke",
+                    &body,
+                );
+                if let Some(response) = load.call(revoked).await {
+                    for serial in response.revoked {
+                        load.ack(Ack::Revoked(serial));
+                    }
                 }
             }
         }
@@ -321,6 +328,7 @@ fn operate(ca: &mut Ca, load: &Load, users: &[String], rng: &mut Rng) -> usize {
             .is_some_and(|after| serving_since.elapsed() >= *after)
         {
             kill_after.remove(0);
+            load.kills.fetch_add(1, Ordering::SeqCst);
             ca.kill();
             killed += 1;
             eprintln!("kill -9 of jitd at {:?}", started.elapsed());
@@ -451,6 +459,7 @@ fn crash_run(database: Option<&str>) {
     let load = Arc::new(Load {
         board: Mutex::default(),
         stop: AtomicBool::new(false),
+        kills: AtomicUsize::new(0),
     });
     let tasks: Vec<_> = engineers
         .iter()
@@ -477,7 +486,10 @@ fn crash_run(database: Option<&str>) {
     // One more crash, then look at what is on disk.
     ca.kill();
     let acks = load.board.lock().unwrap().acks.clone();
-    let failures = load.board.lock().unwrap().failures;
+    let (failures, cut) = {
+        let board = load.board.lock().unwrap();
+        (board.failures, board.cut)
+    };
     let url = database.unwrap_or("sqlite://jit.db").to_string();
     let data_dir = ca.data_dir();
     runtime.block_on(async {
@@ -487,7 +499,7 @@ fn crash_run(database: Option<&str>) {
             .unwrap_or_else(|e| panic!("seed {seed}: {e:#}"));
         let count = |f: fn(&Ack) -> bool| acks.iter().filter(|a| f(a)).count();
         eprintln!(
-            "{killed} kills + 1 at the end; clients were told: {} certificates, {} requests, {} decisions, {} revocations, {} disabled users ({failures} calls failed or were cut); the log has {} entries, {} certificates, {} requests, {} revoked serials; state and log agree",
+            "{killed} kills + 1 at the end; clients were told: {} certificates, {} requests, {} decisions, {} revocations, {} disabled users ({cut} calls cut by a kill, {failures} refused or unanswered while jitd was down); the log has {} entries, {} certificates, {} requests, {} revoked serials; state and log agree",
             count(|a| matches!(a, Ack::Issued { .. })),
             count(|a| matches!(a, Ack::Requested(_))),
             count(|a| matches!(a, Ack::Decided { .. })),
