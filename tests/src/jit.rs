@@ -40,6 +40,17 @@ pub struct Ca {
 impl Ca {
     /// `jitd init` on a free loopback port with an encrypted CA, then install `policy`.
     pub fn init(policy: &str) -> Ca {
+        Ca::init_with(policy, true)
+    }
+
+    /// Like [`Ca::init`], but the keys are written unencrypted (`--insecure-no-passphrase`):
+    /// `jitd serve` then starts in a fraction of a second instead of deriving three key
+    /// encryption keys (seconds in a debug build), for tests that restart it often.
+    pub fn init_unencrypted(policy: &str) -> Ca {
+        Ca::init_with(policy, false)
+    }
+
+    fn init_with(policy: &str, encrypted: bool) -> Ca {
         let dir = scratch_dir("jit-ca-");
         write_file(
             &dir.path().join("passphrase"),
@@ -52,13 +63,14 @@ impl Ca {
             port,
             server: None,
         };
-        let out = ca.jitd(&[
-            "init",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--passphrase-file",
-            &ca.passphrase_file(),
-        ]);
+        let listen = format!("127.0.0.1:{port}");
+        let passphrase_file = ca.passphrase_file();
+        let mut args = vec!["init", "--listen", listen.as_str()];
+        match encrypted {
+            true => args.extend(["--passphrase-file", passphrase_file.as_str()]),
+            false => args.push("--insecure-no-passphrase"),
+        }
+        let out = ca.jitd(&args);
         assert!(out.status.success(), "jitd init failed: {}", out.describe());
         std::fs::write(ca.data_dir().join("policy.toml"), policy).expect("write policy");
         ca
@@ -193,6 +205,13 @@ impl Ca {
     /// `https://127.0.0.1:PORT` of this CA's own server.
     pub fn url(&self) -> String {
         format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL the CA's own server (`kill -9`) and reap it; [`Ca::start`] starts it again.
+    pub fn kill(&mut self) {
+        if let Some(mut guard) = self.server.take() {
+            kill(&mut guard);
+        }
     }
 
     /// Stop the server with SIGTERM; returns whether it exited cleanly, and its log.
@@ -593,22 +612,10 @@ impl ApiEngineer {
     /// single use, so an engineer gets about two certificates per 30 s step: this waits (at
     /// most one step) when the steps within reach are used up.
     pub async fn next_code(&self) -> String {
-        let step = jit_mfa::STEP_SECONDS;
-        let deadline = std::time::Instant::now() + Duration::from_secs(2 * step);
+        let deadline = std::time::Instant::now() + Duration::from_secs(2 * jit_mfa::STEP_SECONDS);
         loop {
-            let now = unix_now();
-            let current = now / step;
-            let oldest = match now % step < step - STEP_MARGIN {
-                true => current.saturating_sub(1),
-                false => current,
-            };
-            {
-                let mut last = self.last_step.lock().unwrap_or_else(|e| e.into_inner());
-                let next = (*last + 1).max(oldest);
-                if next <= current + 1 {
-                    *last = next;
-                    return self.code_at(next * step);
-                }
+            if let Some(code) = self.try_next_code() {
+                return code;
             }
             assert!(
                 std::time::Instant::now() < deadline,
@@ -616,6 +623,35 @@ impl ApiEngineer {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Like [`ApiEngineer::next_code`], without waiting: `None` while the steps within
+    /// reach are used up.
+    pub fn try_next_code(&self) -> Option<String> {
+        let step = jit_mfa::STEP_SECONDS;
+        let now = unix_now();
+        let current = now / step;
+        let oldest = match now % step < step - STEP_MARGIN {
+            true => current.saturating_sub(1),
+            false => current,
+        };
+        let mut last = self.last_step.lock().unwrap_or_else(|e| e.into_inner());
+        let next = (*last + 1).max(oldest);
+        (next <= current + 1).then(|| {
+            *last = next;
+            self.code_at(next * step)
+        })
+    }
+
+    /// `POST path` with `body`, signed by this engineer's device (requests, decisions,
+    /// revoking their own certificates).
+    pub async fn post_signed<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        client: &jit::http::Client,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        client.post_signed(path, body, &self.device).await
     }
 
     /// A certificate request for `role` with `otp`: a fresh Ed25519 key to certify (never

@@ -8,6 +8,7 @@
 //! - [`keygen`]: keys, CA signing, `ssh-keygen -L` parsing, KRLs.
 //! - [`ssh`]: run the `ssh` client non-interactively with a timeout.
 //! - [`jit`]: the project's own programs: a `jitd` CA and engineers running `jit`.
+//! - [`ledger_check`]: a store's whole state and whole log agree, in both directions.
 //! - [`webhook`]: a real HTTP receiver for alert webhooks.
 //! - [`tmpfs`]: a tiny tmpfs (root only) that can really run out of space.
 //! - [`net`], [`process`], [`scratch`]: ports, guarded child processes, sshd-safe dirs.
@@ -21,6 +22,7 @@ pub mod accounts;
 pub mod agent;
 pub mod jit;
 pub mod keygen;
+pub mod ledger_check;
 pub mod net;
 pub mod process;
 pub mod scratch;

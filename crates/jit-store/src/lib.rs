@@ -225,6 +225,8 @@ pub trait Store: Send + Sync + 'static {
     async fn user(&self, name: &str) -> Result<Option<User>>;
     /// All users, by name.
     async fn users(&self) -> Result<Vec<User>>;
+    /// Every device (confirmed or not), by key fingerprint: for audits that walk the state.
+    async fn devices(&self) -> Result<Vec<Device>>;
     /// Look a device up by key fingerprint.
     async fn device(&self, fingerprint: &str) -> Result<Option<Device>>;
     /// A device and its owner (`None` for a device whose user row is missing), looked up
@@ -332,6 +334,9 @@ pub trait Store: Send + Sync + 'static {
         ca_fingerprint: &str,
         now: u64,
     ) -> Result<Vec<CertificateRow>>;
+    /// Every certificate ever issued (expired ones too), by serial: for audits that walk
+    /// the state.
+    async fn certificates(&self) -> Result<Vec<CertificateRow>>;
     /// One certificate by serial.
     async fn certificate(&self, serial: u64) -> Result<Option<CertificateRow>>;
     /// One certificate by key ID.

@@ -138,6 +138,13 @@ impl Store for PostgresStore {
         rows.iter().map(stored::user).collect()
     }
 
+    async fn devices(&self) -> Result<Vec<Device>> {
+        let rows = sqlx::query("SELECT * FROM devices ORDER BY fingerprint")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(stored::device).collect()
+    }
+
     async fn device(&self, fingerprint: &str) -> Result<Option<Device>> {
         let mut conn = self.lanes.take().await?;
         let row = sqlx::query("SELECT * FROM devices WHERE fingerprint = $1")
@@ -336,6 +343,19 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(stored::certificate).collect()
+    }
+
+    async fn certificates(&self) -> Result<Vec<CertificateRow>> {
+        let rows = sqlx::query("SELECT * FROM certificates")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut certificates: Vec<CertificateRow> = rows
+            .iter()
+            .map(stored::certificate)
+            .collect::<Result<_>>()?;
+        // serials are stored bit-cast to i64, so order them as u64 here
+        certificates.sort_by_key(|c| c.serial);
+        Ok(certificates)
     }
 
     async fn certificate(&self, serial: u64) -> Result<Option<CertificateRow>> {

@@ -106,6 +106,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn devices(&self) -> Result<Vec<Device>> {
+        self.engine
+            .read(|c| {
+                all(c, "SELECT * FROM devices ORDER BY fingerprint", [], |row| {
+                    stored::device(row)
+                })
+            })
+            .await
+    }
+
     async fn device(&self, fingerprint: &str) -> Result<Option<Device>> {
         let fingerprint = fingerprint.to_owned();
         self.engine.read(move |c| device_in(c, &fingerprint)).await
@@ -309,6 +319,20 @@ impl Store for SqliteStore {
                 )
             })
             .await
+    }
+
+    async fn certificates(&self) -> Result<Vec<CertificateRow>> {
+        let mut certificates = self
+            .engine
+            .read(|c| {
+                all(c, "SELECT * FROM certificates", [], |row| {
+                    stored::certificate(row)
+                })
+            })
+            .await?;
+        // serials are stored bit-cast to i64, so order them as u64 here
+        certificates.sort_by_key(|c| c.serial);
+        Ok(certificates)
     }
 
     async fn certificate(&self, serial: u64) -> Result<Option<CertificateRow>> {

@@ -321,6 +321,57 @@ async fn devices_register_and_confirm(store: Arc<dyn Store>) {
         .is_none());
 }
 
+/// An audit walks the whole state: every certificate (expired ones too, serials above 2^63
+/// in u64 order) and every device (confirmed or not).
+async fn certificates_and_devices_are_listed_in_full(store: Arc<dyn Store>) {
+    for (time, serial) in [(1000, u64::MAX - 1), (1000, 5), (5000, 9)] {
+        let (record, row) = issuance(time, serial);
+        store
+            .record_issuance(&record, &row, IssuanceLinks::default())
+            .await
+            .unwrap();
+    }
+    let serials: Vec<u64> = store
+        .certificates()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.serial)
+        .collect();
+    assert_eq!(serials, [5, 9, u64::MAX - 1]);
+    assert_eq!(
+        store
+            .unexpired_certificates("alice", 2000)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "two of them have expired, yet both are listed"
+    );
+
+    assert!(store.devices().await.unwrap().is_empty());
+    store.add_user("alice", &[], 10).await.unwrap();
+    for fingerprint in ["SHA256:b", "SHA256:a"] {
+        let device = NewDevice {
+            user: "alice".into(),
+            ..device(fingerprint, 10)
+        };
+        store.add_device(&device).await.unwrap();
+    }
+    store.confirm_device("SHA256:b", 20).await.unwrap();
+    let devices: Vec<(String, Option<u64>)> = store
+        .devices()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.fingerprint, d.confirmed_at))
+        .collect();
+    assert_eq!(
+        devices,
+        [("SHA256:a".into(), None), ("SHA256:b".into(), Some(20))]
+    );
+}
+
 async fn the_log_is_one_verifiable_chain_under_concurrency(store: Arc<dyn Store>) {
     let tasks: Vec<_> = (0..40u64)
         .map(|i| {
@@ -1346,6 +1397,7 @@ macro_rules! store_suite {
             case!(nonces_are_single_use);
             case!(a_nonce_checked_with_the_totp_code_is_single_use_too);
             case!(devices_register_and_confirm);
+            case!(certificates_and_devices_are_listed_in_full);
             case!(the_log_is_one_verifiable_chain_under_concurrency);
             case!(a_taken_serial_writes_nothing);
             case!(a_key_is_certified_once);
