@@ -613,7 +613,6 @@ fn the_checker_names_each_disagreement() {
 /// lock goes, both commit, and the certificate must still not stay valid for a disabled
 /// user (DESIGN §4: disabling a user revokes their unexpired certificates).
 #[test]
-#[ignore = "finding: jitd checks `disabled` before the issuance transaction and `user disable` lists the certificates to revoke before its own, so a certificate issued meanwhile stays valid; remove this once the check moves into the transactions"]
 fn a_user_disabled_during_an_issuance_keeps_no_valid_certificate() {
     let url = postgres::fresh_database();
     let mut ca = Ca::init_unencrypted(POLICY);

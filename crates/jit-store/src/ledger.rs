@@ -33,15 +33,20 @@ pub enum Change {
         /// Unix seconds.
         at: u64,
     },
-    /// Enable or disable a user; disabling also revokes the certificates given.
-    /// [`crate::Error::NotFound`] for an unknown user.
+    /// Enable or disable a user. Disabling also revokes, in the same transaction, every
+    /// certificate of the user still valid at `at` ([`Applied::Revoked`] lists their serials),
+    /// so none issued a moment before escapes. [`crate::Error::NotFound`] for an unknown user.
     SetUserDisabled {
         /// Name.
         name: String,
         /// Disable (true) or enable.
         disabled: bool,
-        /// Revocations that go with it (the user's unexpired certificates).
-        revocations: Vec<Revocation>,
+        /// Unix seconds.
+        at: u64,
+        /// Why the certificates are revoked (kept with each revocation).
+        reason: String,
+        /// Who revokes.
+        revoked_by: String,
     },
     /// Remember a one-time enrollment token by the hash of its secret.
     /// [`crate::Error::NotFound`] for an unknown user.
@@ -212,6 +217,8 @@ pub enum Applied {
     Request(AccessRequest),
     /// How many of the revocations were new.
     Revoked(usize),
+    /// The serials of the certificates revoked with the change.
+    RevokedSerials(Vec<u64>),
     /// The host.
     Host(Host),
     /// The closed review.

@@ -63,6 +63,10 @@ pub enum Error {
     /// (never retry; the client needs a fresh key).
     #[error("this key was certified before")]
     KeyReused,
+    /// The user of an issuance was disabled (checked in the issuance's own transaction, so
+    /// a certificate never slips past a concurrent `jitd user disable`).
+    #[error("user {0} is disabled")]
+    UserDisabled(String),
     /// The database could not complete a grouped write (the whole group was rolled back).
     #[error("database write failed: {0}")]
     Unavailable(String),
@@ -110,7 +114,8 @@ impl Error {
             Error::AlreadyExists(_)
             | Error::Conflict(_)
             | Error::SerialTaken
-            | Error::KeyReused => ErrorKind::Conflict,
+            | Error::KeyReused
+            | Error::UserDisabled(_) => ErrorKind::Conflict,
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::Busy(_) | Error::Database(sqlx::Error::PoolTimedOut) => ErrorKind::Overloaded,
             Error::Database(

@@ -167,3 +167,45 @@ pub(crate) fn not_retirable(fingerprint: &str, state: Option<&str>) -> Error {
         Some(_) => Error::Conflict(format!("{fingerprint} is retired already")),
     }
 }
+
+/// Serial revocations of the certificates `live` (serial, CA fingerprint, valid_before),
+/// in serial order.
+pub(crate) fn serial_revocations(
+    mut live: Vec<(u64, String, u64)>,
+    reason: &str,
+    revoked_by: &str,
+    at: u64,
+) -> Vec<crate::Revocation> {
+    live.sort_unstable();
+    live.into_iter()
+        .map(|(serial, ca_fingerprint, valid_before)| crate::Revocation {
+            target: crate::Revoked::Serial {
+                serial,
+                ca_fingerprint,
+                valid_before,
+            },
+            reason: reason.to_string(),
+            revoked_by: revoked_by.to_string(),
+            created_at: at,
+        })
+        .collect()
+}
+
+/// The serials a list of revocations names.
+pub(crate) fn serials_of(revocations: &[crate::Revocation]) -> Vec<u64> {
+    revocations
+        .iter()
+        .filter_map(|r| match r.target {
+            crate::Revoked::Serial { serial, .. } => Some(serial),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `disabled` as read for an issuance's user: [`Error::UserDisabled`] when set.
+pub(crate) fn issuable_for(user: &str, disabled: Option<bool>) -> Result<()> {
+    match disabled {
+        Some(true) => Err(Error::UserDisabled(user.to_string())),
+        _ => Ok(()),
+    }
+}

@@ -60,6 +60,9 @@ pub(crate) const CA_KEY_STATE: &str = "SELECT state FROM ca_keys WHERE fingerpri
 pub(crate) const CA_KEYS: &str =
     "SELECT * FROM ca_keys ORDER BY kind DESC, added_at DESC, fingerprint";
 
+/// A user's certificates still valid at a time (what disabling the user revokes).
+pub(crate) const UNEXPIRED_CERTIFICATES_OF: &str = "SELECT serial, ca_fingerprint, valid_before FROM certificates WHERE user_name = $1 AND valid_before > $2";
+
 /// Every shared statement, for the placeholder check.
 #[cfg(test)]
 const ALL: &[&str] = &[
@@ -86,6 +89,7 @@ const ALL: &[&str] = &[
     RETIRE_CA_KEY,
     CA_KEY_STATE,
     CA_KEYS,
+    UNEXPIRED_CERTIFICATES_OF,
 ];
 
 #[cfg(test)]

@@ -1208,7 +1208,9 @@ async fn every_change_commits_with_its_record_or_not_at_all(store: Arc<dyn Store
         Change::SetUserDisabled {
             name: "alice".into(),
             disabled: true,
-            revocations: vec![revocation],
+            at: 1000,
+            reason: revocation.reason.clone(),
+            revoked_by: revocation.revoked_by.clone(),
         },
         Change::AddHost {
             name: "web-1".into(),
@@ -1376,6 +1378,54 @@ async fn a_write_probe_succeeds_on_a_healthy_store(store: Arc<dyn Store>) {
     }
 }
 
+/// Disabling a user and issuing to them never interleave badly: the disable revokes every
+/// certificate issued before it, in its own transaction, and an issuance after it is refused
+/// in the issuance's transaction.
+async fn disabling_a_user_revokes_what_was_issued_and_refuses_the_rest(store: Arc<dyn Store>) {
+    use jit_store::{Applied, Change, Error};
+    store.add_user("alice", &[], 10).await.unwrap();
+    for serial in [7, 8] {
+        let (record, row) = issuance(1000, serial);
+        store
+            .record_issuance(&record, &row, IssuanceLinks::default())
+            .await
+            .unwrap();
+    }
+    let disabled = store
+        .change(Change::SetUserDisabled {
+            name: "alice".into(),
+            disabled: true,
+            at: 1001,
+            reason: "user disabled".into(),
+            revoked_by: "op".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(disabled, Applied::RevokedSerials(vec![7, 8]));
+    assert!(store.is_serial_revoked(7).await.unwrap() && store.is_serial_revoked(8).await.unwrap());
+    let length = store.log_len().await.unwrap();
+    let (record, row) = issuance(1002, 9);
+    let refused = store
+        .record_issuance(&record, &row, IssuanceLinks::default())
+        .await;
+    assert!(
+        matches!(refused, Err(Error::UserDisabled(_))),
+        "{refused:?}"
+    );
+    let links = IssuanceLinks {
+        break_glass_reason: Some("still disabled"),
+        ..IssuanceLinks::default()
+    };
+    let (record, row) = issuance(1002, 10);
+    let refused = store.record_issuance(&record, &row, links).await;
+    assert!(
+        matches!(refused, Err(Error::UserDisabled(_))),
+        "{refused:?}"
+    );
+    assert_eq!(store.log_len().await.unwrap(), length, "nothing written");
+    assert!(store.certificate(9).await.unwrap().is_none());
+}
+
 macro_rules! store_suite {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -1415,6 +1465,7 @@ macro_rules! store_suite {
             case!(every_change_commits_with_its_record_or_not_at_all);
             case!(a_refused_change_writes_no_record);
             case!(ca_keys_rotate_and_retire);
+            case!(disabling_a_user_revokes_what_was_issued_and_refuses_the_rest);
             case!(replays_of_an_accepted_code_never_lock_the_user_out);
             case!(a_write_probe_succeeds_on_a_healthy_store);
         }

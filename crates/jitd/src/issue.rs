@@ -376,6 +376,14 @@ async fn issue_for(
                     "an accepted code was refused",
                 ));
             }
+            // Disabled after this request was authenticated: refused in the issuance's own
+            // transaction.
+            (Err(jit_store::Error::UserDisabled(user)), _) => {
+                return Err(AppError::new(
+                    ErrorCode::UserDisabled,
+                    format!("user {user} is disabled"),
+                ));
+            }
             (Err(jit_store::Error::Conflict(reason)), _) => {
                 return Err(AppError::new(ErrorCode::ApprovalRequired, reason)
                     .hint("the approved request was used or lapsed meanwhile; ask again with `jit request`"));

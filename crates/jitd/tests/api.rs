@@ -392,7 +392,9 @@ async fn a_disabled_user_gets_nothing() {
     f.change(jit_store::Change::SetUserDisabled {
         name: "alice".into(),
         disabled: true,
-        revocations: vec![],
+        at: f.now(),
+        reason: "user disabled".into(),
+        revoked_by: "test".into(),
     })
     .await;
     let (status, body) = f

@@ -8,7 +8,7 @@ use sqlx::{PgConnection, Row as _};
 use super::log::{append_in, Head};
 use crate::ledger::{Applied, Change, Committed, Failpoint, RecordFor};
 use crate::model::{CaKeyState, Revocation};
-use crate::stored::{self, json_list, to_i64};
+use crate::stored::{self, json_list, to_i64, to_u64};
 use crate::{rules, sql, Error, Result};
 
 /// What a write in the batch came to: `Err` spoils the batch, otherwise the write's own
@@ -99,7 +99,9 @@ async fn apply(conn: &mut PgConnection, change: &Change) -> Result<Applied> {
         Change::SetUserDisabled {
             name,
             disabled,
-            revocations,
+            at,
+            reason,
+            revoked_by,
         } => {
             let done = sqlx::query(sql::SET_USER_DISABLED)
                 .bind(disabled)
@@ -109,7 +111,26 @@ async fn apply(conn: &mut PgConnection, change: &Change) -> Result<Applied> {
             if done.rows_affected() == 0 {
                 return Err(Error::NotFound(format!("user {name}")));
             }
-            return Ok(Applied::Revoked(revoke_all(conn, revocations).await?));
+            if !*disabled {
+                return Ok(Applied::RevokedSerials(Vec::new()));
+            }
+            let live = sqlx::query(sql::UNEXPIRED_CERTIFICATES_OF)
+                .bind(name)
+                .bind(to_i64(*at))
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok((
+                        to_u64(row.try_get::<i64, _>(0)?),
+                        row.try_get::<String, _>(1)?,
+                        to_u64(row.try_get::<i64, _>(2)?),
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let revocations = rules::serial_revocations(live, reason, revoked_by, *at);
+            revoke_all(conn, &revocations).await?;
+            return Ok(Applied::RevokedSerials(rules::serials_of(&revocations)));
         }
         Change::AddEnrollmentToken {
             token_hash,

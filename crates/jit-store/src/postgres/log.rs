@@ -114,7 +114,7 @@ pub(super) async fn issue_in(
         // key from the row to the entry is checked at the end of the statement). An
         // unexpected error here spoils the batch.
         let written: i64 = sqlx::query_scalar(
-            "WITH c AS (INSERT INTO certificates (serial, user_name, role, key_id, valid_after, valid_before, log_seq, ca_fingerprint, client_key_fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $12) ON CONFLICT DO NOTHING RETURNING log_seq), \
+            "WITH c AS (INSERT INTO certificates (serial, user_name, role, key_id, valid_after, valid_before, log_seq, ca_fingerprint, client_key_fingerprint) SELECT $1::BIGINT, $2::TEXT, $3::TEXT, $4::TEXT, $5::BIGINT, $6::BIGINT, $7::BIGINT, $8::TEXT, $12::TEXT WHERE NOT EXISTS (SELECT 1 FROM users WHERE name = $2::TEXT AND disabled) ON CONFLICT DO NOTHING RETURNING log_seq), \
              e AS (INSERT INTO log_entries (seq, time, body, hash) SELECT log_seq, $9, $10, $11 FROM c RETURNING seq) \
              SELECT count(*) FROM e",
         )
@@ -133,6 +133,15 @@ pub(super) async fn issue_in(
         .fetch_one(&mut *conn)
         .await?;
         if written != 1 {
+            // The user was disabled before this issuance's transaction (a disable after it
+            // revokes the certificate instead).
+            let disabled: Option<bool> = sqlx::query_scalar(crate::sql::USER_DISABLED)
+                .bind(&certificate.user)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Err(error) = rules::issuable_for(&certificate.user, disabled) {
+                return Ok(Err(error));
+            }
             // Which conflict it was (rare: a 2^-64 serial collision or a reused key).
             let serial_taken: bool =
                 sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM certificates WHERE serial = $1)")
@@ -173,6 +182,11 @@ async fn issue_linked(
     certificate: &CertificateRow,
     links: &OwnedLinks,
 ) -> Result<()> {
+    let disabled: Option<bool> = sqlx::query_scalar(crate::sql::USER_DISABLED)
+        .bind(&certificate.user)
+        .fetch_optional(&mut *conn)
+        .await?;
+    rules::issuable_for(&certificate.user, disabled)?;
     sqlx::query("INSERT INTO log_entries (seq, time, body, hash) VALUES ($1, $2, $3, $4)")
         .bind(to_i64(seq))
         .bind(to_i64(record.time))

@@ -3,10 +3,10 @@
 
 use rusqlite::{params, Connection};
 
-use super::query::{column, execute, first, insert_new};
+use super::query::{all, column, execute, first, insert_new};
 use crate::ledger::{Applied, Change, Committed, Failpoint, RecordFor};
 use crate::model::{CaKeyState, Revocation};
-use crate::stored::{self, json_list, to_i64};
+use crate::stored::{self, json_list, to_i64, to_u64};
 use crate::{rules, sql, Error, Result};
 
 /// Apply `change`, build its record, append it; the caller's savepoint makes it atomic.
@@ -58,7 +58,9 @@ fn apply(c: &Connection, change: &Change) -> Result<Applied> {
         Change::SetUserDisabled {
             name,
             disabled,
-            revocations,
+            at,
+            reason,
+            revoked_by,
         } => {
             if execute(
                 c,
@@ -68,7 +70,24 @@ fn apply(c: &Connection, change: &Change) -> Result<Applied> {
             {
                 return Err(Error::NotFound(format!("user {name}")));
             }
-            return Ok(Applied::Revoked(revoke_all(c, revocations)?));
+            if !*disabled {
+                return Ok(Applied::RevokedSerials(Vec::new()));
+            }
+            let live = all(
+                c,
+                sql::UNEXPIRED_CERTIFICATES_OF,
+                params![name, to_i64(*at)],
+                |row| {
+                    Ok((
+                        to_u64(row.get(0)?),
+                        row.get::<_, String>(1)?,
+                        to_u64(row.get(2)?),
+                    ))
+                },
+            )?;
+            let revocations = rules::serial_revocations(live, reason, revoked_by, *at);
+            revoke_all(c, &revocations)?;
+            return Ok(Applied::RevokedSerials(rules::serials_of(&revocations)));
         }
         Change::AddEnrollmentToken {
             token_hash,

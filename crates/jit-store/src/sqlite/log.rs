@@ -63,6 +63,15 @@ pub(super) fn issue(
     }
     let (seq, previous) = lock_head(connection)?;
     let (record, certificate) = build(seq)?;
+    // In this transaction, so a concurrent `jitd user disable` is either before (refused
+    // here) or after (it revokes this certificate).
+    let disabled = first(
+        connection,
+        crate::sql::USER_DISABLED,
+        [&certificate.user],
+        |row| Ok(row.get::<_, i64>(0)? != 0),
+    )?;
+    rules::issuable_for(&certificate.user, disabled)?;
     insert_entry(connection, seq, &previous, &record)?;
     // A serial or key certified before refuses the insert (`SerialTaken`, `KeyReused`), and
     // the engine rolls the whole job back: nothing of the issuance stays.

@@ -21,14 +21,14 @@ pub trait Changes {
             .map(drop)
     }
 
-    /// [`Change::SetUserDisabled`] without revocations.
+    /// [`Change::SetUserDisabled`] at time 0 (so no certificate is revoked with it).
     async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<()> {
-        let name = name.into();
-        let revocations = Vec::new();
         self.change(Change::SetUserDisabled {
-            name,
+            name: name.into(),
             disabled,
-            revocations,
+            at: u64::MAX / 2,
+            reason: "test".into(),
+            revoked_by: "test".into(),
         })
         .await
         .map(drop)

@@ -48,14 +48,13 @@ impl<'a> Admin<'a> {
         user: &str,
         action: &str,
         groups: Vec<String>,
-        revoked_serials: Vec<u64>,
     ) -> Result<jit_store::Committed, jit_store::Error> {
         let record = self.record(Event::User(UserChange {
             user: user.to_string(),
             action: action.to_string(),
             groups,
             operator: Some(self.operator.clone()),
-            revoked_serials,
+            revoked_serials: Vec::new(),
         }));
         self.store
             .commit(change, jit_store::ledger::record(record))
@@ -119,8 +118,7 @@ impl<'a> Admin<'a> {
             at: self.now,
             expires_at,
         };
-        self.commit(change, name, "token_created", groups, Vec::new())
-            .await?;
+        self.commit(change, name, "token_created", groups).await?;
         if json {
             println!(
                 "{}",
@@ -139,35 +137,43 @@ impl<'a> Admin<'a> {
         Ok(())
     }
 
-    /// Disable (revoking the user's unexpired certificates in the same transaction) or
-    /// enable a user; returns the serials revoked.
+    /// Disable (revoking the user's unexpired certificates in the same transaction, so
+    /// none issued a moment before escapes) or enable a user; returns the serials revoked.
     async fn set_disabled(&self, name: &str, disabled: bool) -> anyhow::Result<Vec<u64>> {
         let user = self.existing_user(name).await?;
-        let (revocations, serials) = match disabled {
-            true => {
-                let target = crate::revoke::Target::User(name.to_string());
-                let (rows, record) = crate::revoke::revocations_for(
-                    self.store.as_ref(),
-                    &target,
-                    "user disabled",
-                    &self.operator.name,
-                    self.now,
-                )
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-                (rows, record.serials)
-            }
-            false => (Vec::new(), Vec::new()),
-        };
         let change = Change::SetUserDisabled {
             name: name.to_string(),
             disabled,
-            revocations,
+            at: self.now,
+            reason: "user disabled".into(),
+            revoked_by: self.operator.name.clone(),
         };
         let action = if disabled { "disabled" } else { "enabled" };
-        self.commit(change, name, action, user.groups, serials.clone())
-            .await?;
-        Ok(serials)
+        let (time, policy_hash, operator) =
+            (self.now, self.policy_hash.clone(), self.operator.clone());
+        let (user_name, groups) = (name.to_string(), user.groups);
+        let record: jit_store::RecordFor = Box::new(move |applied| {
+            let revoked_serials = match applied {
+                jit_store::Applied::RevokedSerials(serials) => serials.clone(),
+                _ => Vec::new(),
+            };
+            Ok(Record {
+                time,
+                policy_hash,
+                event: Event::User(UserChange {
+                    user: user_name,
+                    action: action.to_string(),
+                    groups,
+                    operator: Some(operator),
+                    revoked_serials,
+                }),
+            })
+        });
+        let committed = self.store.commit(change, record).await?;
+        Ok(match committed.applied {
+            jit_store::Applied::RevokedSerials(serials) => serials,
+            _ => Vec::new(),
+        })
     }
 }
 
@@ -206,7 +212,7 @@ pub async fn run(data_dir: &Path, command: UserCommand) -> anyhow::Result<ExitCo
                 groups: groups.clone(),
                 at: admin.now,
             };
-            admin.commit(change, &name, "added", groups.clone(), Vec::new()).await.map_err(|e| match e {
+            admin.commit(change, &name, "added", groups.clone()).await.map_err(|e| match e {
                 jit_store::Error::AlreadyExists(_) => {
                     anyhow::anyhow!("user {name} already exists; for a new device run `jitd user token {name}`")
                 }
