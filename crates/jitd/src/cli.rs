@@ -127,7 +127,7 @@ pub enum CaCommand {
         log: bool,
     },
     /// Add a new CA key that signs from now on; the old one stays published and trusted
-    /// until `jitd ca retire`. A running `jitd serve` switches to it within seconds.
+    /// until `jitd ca retire`. Restart `jitd serve` afterwards.
     Rotate {
         /// Rotate the user CA.
         #[arg(long, conflicts_with = "host", required_unless_present = "host")]
@@ -146,7 +146,7 @@ pub enum CaCommand {
         by: Option<String>,
     },
     /// Remove an earlier CA key (by its SHA256: fingerprint) once every certificate it
-    /// signed has expired. A running `jitd serve` stops trusting it within seconds.
+    /// signed has expired. Restart `jitd serve` afterwards.
     Retire {
         /// Fingerprint of the key, as `ssh-keygen -lf` prints it (`SHA256:...`).
         fingerprint: String,

@@ -1,7 +1,7 @@
 //! `jitd ca show | rotate | retire`: the CA public keys, and replacing a CA key without an
 //! outage (old and new are both published and trusted until the old one retires). The keys
 //! in force are kept in the store, each change committed with its log record
-//! ([`crate::ca_keys`]); running `jitd serve` processes pick a change up by themselves.
+//! ([`crate::ca_keys`]); `jitd serve` reads them when it starts.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -76,7 +76,7 @@ pub async fn run(data_dir: &Path, command: CaCommand) -> anyhow::Result<ExitCode
             println!(
                 "the earlier key(s) stay published and trusted until `jitd ca retire FINGERPRINT`"
             );
-            println!("running `jitd serve` processes switch to it within seconds; hosts pick it up at their next `jit host sync`");
+            println!("restart `jitd serve` (every replica) to sign with it; hosts pick it up at their next `jit host sync`");
         }
         CaCommand::Retire {
             fingerprint,
@@ -133,7 +133,7 @@ pub async fn run(data_dir: &Path, command: CaCommand) -> anyhow::Result<ExitCode
                     retired_dir.display()
                 )
             })?;
-            println!("retired {fingerprint} (key file moved to retired/); running `jitd serve` processes stop trusting it within seconds");
+            println!("retired {fingerprint} (key file moved to retired/); restart `jitd serve` (every replica)");
         }
     }
     Ok(ExitCode::SUCCESS)
