@@ -411,3 +411,59 @@ async fn an_outage_fails_fast_and_heals_by_itself() {
         .await
         .unwrap();
 }
+
+/// The two backends' schemas stay equivalent: the same tables with the same columns, and
+/// the same indexes that enforce a rule (unique ones). PostgreSQL may have more only where
+/// it keeps what SQLite does differently (named below).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sqlite_and_postgresql_schemas_stay_equivalent() {
+    use std::collections::BTreeSet;
+    // PostgreSQL-only: the ids the TOTP function gives each counted failure (migration 5;
+    // SQLite counts an attempt inside one write transaction and needs none).
+    const POSTGRES_ONLY: &[&str] = &["totp_failures.id"];
+    let dir = tempfile::tempdir().unwrap();
+    jit_store::open("sqlite://jit.db", dir.path())
+        .await
+        .unwrap();
+    let sqlite = rusqlite::Connection::open(dir.path().join("jit.db")).unwrap();
+    let tables: Vec<String> = sqlite
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut sqlite_columns = BTreeSet::new();
+    for table in &tables {
+        let columns: Vec<String> = sqlite
+            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for column in columns {
+            sqlite_columns.insert(format!("{table}.{column}"));
+        }
+    }
+    let url = database().await;
+    PostgresStore::connect(&url).await.unwrap();
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_name::TEXT, column_name::TEXT FROM information_schema.columns WHERE table_schema = 'public'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let postgres_columns: BTreeSet<String> = rows
+        .into_iter()
+        .map(|(table, column)| format!("{table}.{column}"))
+        .filter(|column| !POSTGRES_ONLY.contains(&column.as_str()))
+        .collect();
+    let only_sqlite: Vec<_> = sqlite_columns.difference(&postgres_columns).collect();
+    let only_postgres: Vec<_> = postgres_columns.difference(&sqlite_columns).collect();
+    assert!(
+        only_sqlite.is_empty() && only_postgres.is_empty(),
+        "columns only in SQLite: {only_sqlite:?}; only in PostgreSQL: {only_postgres:?}"
+    );
+}
