@@ -268,12 +268,13 @@ fn refusals_through_the_cli_issue_nothing_and_keep_the_log_verifiable() {
         out.describe()
     );
 
-    // Wrong codes: five are "wrong", the sixth is "too many".
+    // Wrong codes: five are "wrong" (the replay above was not a guess and did not count),
+    // the sixth attempt is "too many".
     let wrong = format!(
         "{:06}",
         (alice.code(0).parse::<u32>().unwrap() + 500_000) % 1_000_000
     );
-    for _ in 0..4 {
+    for _ in 0..5 {
         let out = w.jit_ssh(&alice, &["--otp", &wrong], &target, &["id"]);
         assert!(
             out.stderr_text().contains("wrong TOTP code"),
@@ -284,7 +285,7 @@ fn refusals_through_the_cli_issue_nothing_and_keep_the_log_verifiable() {
     let out = w.jit_ssh(&alice, &["--otp", &alice.code(0)], &target, &["id"]);
     assert!(
         out.stderr_text().contains("too many wrong codes"),
-        "replayed counted, then locked: {}",
+        "five wrong codes, then locked: {}",
         out.describe()
     );
 
