@@ -258,13 +258,11 @@ impl Store for PostgresStore {
                 .bind(to_i64(now))
                 .fetch_all(&self.pool)
                 .await?;
-        let mut certificates: Vec<CertificateRow> = rows
+        let certificates = rows
             .iter()
             .map(stored::certificate)
             .collect::<Result<_>>()?;
-        // serials are stored bit-cast to i64, so order them as u64 here
-        certificates.sort_by_key(|c| c.serial);
-        Ok(certificates)
+        Ok(stored::by_serial(certificates))
     }
 
     async fn access_request(&self, id: &str, now: u64) -> Result<Option<AccessRequest>> {
@@ -349,13 +347,11 @@ impl Store for PostgresStore {
         let rows = sqlx::query("SELECT * FROM certificates")
             .fetch_all(&self.pool)
             .await?;
-        let mut certificates: Vec<CertificateRow> = rows
+        let certificates = rows
             .iter()
             .map(stored::certificate)
             .collect::<Result<_>>()?;
-        // serials are stored bit-cast to i64, so order them as u64 here
-        certificates.sort_by_key(|c| c.serial);
-        Ok(certificates)
+        Ok(stored::by_serial(certificates))
     }
 
     async fn certificate(&self, serial: u64) -> Result<Option<CertificateRow>> {

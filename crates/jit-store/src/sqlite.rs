@@ -203,7 +203,7 @@ impl Store for SqliteStore {
 
     async fn unexpired_certificates(&self, user: &str, now: u64) -> Result<Vec<CertificateRow>> {
         let user = user.to_owned();
-        let mut certificates = self
+        let certificates = self
             .engine
             .read(move |c| {
                 all(
@@ -214,9 +214,7 @@ impl Store for SqliteStore {
                 )
             })
             .await?;
-        // serials are stored bit-cast to i64, so order them as u64 here
-        certificates.sort_by_key(|c| c.serial);
-        Ok(certificates)
+        Ok(stored::by_serial(certificates))
     }
 
     async fn access_request(&self, id: &str, now: u64) -> Result<Option<AccessRequest>> {
@@ -322,7 +320,7 @@ impl Store for SqliteStore {
     }
 
     async fn certificates(&self) -> Result<Vec<CertificateRow>> {
-        let mut certificates = self
+        let certificates = self
             .engine
             .read(|c| {
                 all(c, "SELECT * FROM certificates", [], |row| {
@@ -330,9 +328,7 @@ impl Store for SqliteStore {
                 })
             })
             .await?;
-        // serials are stored bit-cast to i64, so order them as u64 here
-        certificates.sort_by_key(|c| c.serial);
-        Ok(certificates)
+        Ok(stored::by_serial(certificates))
     }
 
     async fn certificate(&self, serial: u64) -> Result<Option<CertificateRow>> {

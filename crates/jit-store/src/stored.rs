@@ -205,6 +205,13 @@ pub(crate) fn alert(row: &impl Columns) -> Result<Alert> {
     })
 }
 
+/// Certificates ordered by serial as a u64 (serials are stored bit-cast to i64, so the
+/// database's own order is not theirs).
+pub(crate) fn by_serial(mut certificates: Vec<CertificateRow>) -> Vec<CertificateRow> {
+    certificates.sort_by_key(|c| c.serial);
+    certificates
+}
+
 /// A `revocations` row, read strictly: an unknown kind, a serial that is not a number, a
 /// certificate revocation without its CA, or an empty key is [`Error::Corrupt`].
 pub(crate) fn revocation(row: &impl Columns) -> Result<Revocation> {

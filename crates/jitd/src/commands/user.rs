@@ -41,7 +41,8 @@ impl<'a> Admin<'a> {
         }
     }
 
-    /// Commit `change` with the record of an operator's change to a user.
+    /// Commit `change` with the record of an operator's change to a user (naming the
+    /// certificates the change revoked, if any).
     async fn commit(
         &self,
         change: Change,
@@ -49,16 +50,27 @@ impl<'a> Admin<'a> {
         action: &str,
         groups: Vec<String>,
     ) -> Result<jit_store::Committed, jit_store::Error> {
-        let record = self.record(Event::User(UserChange {
-            user: user.to_string(),
-            action: action.to_string(),
-            groups,
-            operator: Some(self.operator.clone()),
-            revoked_serials: Vec::new(),
-        }));
-        self.store
-            .commit(change, jit_store::ledger::record(record))
-            .await
+        let (time, policy_hash, operator) =
+            (self.now, self.policy_hash.clone(), self.operator.clone());
+        let (user, action) = (user.to_string(), action.to_string());
+        let record: jit_store::RecordFor = Box::new(move |applied| {
+            let revoked_serials = match applied {
+                jit_store::Applied::RevokedSerials(serials) => serials.clone(),
+                _ => Vec::new(),
+            };
+            Ok(Record {
+                time,
+                policy_hash,
+                event: Event::User(UserChange {
+                    user,
+                    action,
+                    groups,
+                    operator: Some(operator),
+                    revoked_serials,
+                }),
+            })
+        });
+        self.store.commit(change, record).await
     }
 
     /// Open the data directory for an admin command.
@@ -149,27 +161,7 @@ impl<'a> Admin<'a> {
             revoked_by: self.operator.name.clone(),
         };
         let action = if disabled { "disabled" } else { "enabled" };
-        let (time, policy_hash, operator) =
-            (self.now, self.policy_hash.clone(), self.operator.clone());
-        let (user_name, groups) = (name.to_string(), user.groups);
-        let record: jit_store::RecordFor = Box::new(move |applied| {
-            let revoked_serials = match applied {
-                jit_store::Applied::RevokedSerials(serials) => serials.clone(),
-                _ => Vec::new(),
-            };
-            Ok(Record {
-                time,
-                policy_hash,
-                event: Event::User(UserChange {
-                    user: user_name,
-                    action: action.to_string(),
-                    groups,
-                    operator: Some(operator),
-                    revoked_serials,
-                }),
-            })
-        });
-        let committed = self.store.commit(change, record).await?;
+        let committed = self.commit(change, name, action, user.groups).await?;
         Ok(match committed.applied {
             jit_store::Applied::RevokedSerials(serials) => serials,
             _ => Vec::new(),
