@@ -48,8 +48,6 @@ pub struct Loaded {
     pub user_previous: Vec<PublicKey>,
     /// Earlier host CA keys, still published.
     pub host_previous: Vec<PublicKey>,
-    /// The fingerprints of every key above, to notice a change.
-    pub fingerprints: Vec<String>,
 }
 
 /// The record of a change to a CA key.
@@ -73,8 +71,29 @@ pub fn record(
     }
 }
 
-/// A key row for the key file `file` (relative to `data_dir`).
-pub fn key_of_file(
+/// A key row for `public`, kept in `file` (relative to the data directory).
+pub fn key_row(
+    public: &PublicKey,
+    file: &Path,
+    kind: CaKind,
+    state: CaKeyState,
+    now: u64,
+) -> Result<CaKey, CaKeysError> {
+    Ok(CaKey {
+        fingerprint: jit_ca::device::fingerprint(public),
+        kind,
+        file: file.display().to_string(),
+        public_key: public
+            .to_openssh()
+            .map_err(|_| CaKeysError::BadPublicKey(file.display().to_string()))?,
+        state,
+        added_at: now,
+        retired_at: None,
+    })
+}
+
+/// A key row for the key file `file` (relative to `data_dir`), read without the passphrase.
+fn key_of_file(
     data_dir: &Path,
     file: &Path,
     kind: CaKind,
@@ -87,17 +106,7 @@ pub fn key_of_file(
             file: path.clone(),
             source,
         })?;
-    Ok(CaKey {
-        fingerprint: jit_ca::device::fingerprint(&public),
-        kind,
-        file: file.display().to_string(),
-        public_key: public
-            .to_openssh()
-            .map_err(|_| CaKeysError::BadPublicKey(path.display().to_string()))?,
-        state,
-        added_at: now,
-        retired_at: None,
-    })
+    key_row(&public, file, kind, state, now)
 }
 
 /// Adopt `jitd.toml`'s CA keys into the store, once: only when the store knows no CA key
@@ -180,15 +189,5 @@ pub async fn load(
         host_ca: active(CaKind::Host)?,
         user_previous: previous(CaKind::User)?,
         host_previous: previous(CaKind::Host)?,
-        fingerprints: fingerprints(&keys),
     })
-}
-
-/// The fingerprints and states of the keys in force (active and previous), in order: what
-/// a running jitd compares to notice a rotation or retirement.
-pub fn fingerprints(keys: &[CaKey]) -> Vec<String> {
-    keys.iter()
-        .filter(|k| k.state != CaKeyState::Retired)
-        .map(|k| format!("{} {} {}", k.kind.as_str(), k.state.as_str(), k.fingerprint))
-        .collect()
 }

@@ -10,7 +10,7 @@ use anyhow::{bail, Context as _};
 use jit_ca::signer::CaSigner as _;
 use jit_store::{CaKeyState, CaKind, Change};
 
-use crate::ca_keys::{key_of_file, record};
+use crate::ca_keys::{key_row, record};
 use crate::cli::CaCommand;
 
 /// Run a CA command.
@@ -60,7 +60,7 @@ pub async fn run(data_dir: &Path, command: CaCommand) -> anyhow::Result<ExitCode
                 &format!("jit {} CA", kind.as_str()),
                 passphrase.as_ref(),
             )?;
-            let key = key_of_file(data_dir, &file, kind, CaKeyState::Active, now)?;
+            let key = key_row(signer.public_key(), &file, kind, CaKeyState::Active, now)?;
             let operator = super::operator_record(by);
             let record = record(&key, "rotated", Some(operator), &policy_hash, now);
             store
